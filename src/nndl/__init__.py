@@ -1,0 +1,39 @@
+"""nndl: the network of chapter 1 of Michael Nielsen's *Neural Networks and
+Deep Learning*, as a modern Python package.
+
+The book's names work as in the book::
+
+    from nndl import Network, load_data_wrapper
+    training_data, validation_data, test_data = load_data_wrapper()
+    net = Network([784, 30, 10])
+    net.SGD(training_data, 30, 10, 3.0, test_data=test_data)
+"""
+
+__version__ = "0.1.0"
+
+from .data import Dataset, Split, load, load_data, load_data_wrapper, vectorized_result
+from .errors import ConfigError, DataError, NNDLError
+from .network import History, Network, sigmoid, sigmoid_prime
+from .perceptron import Perceptron, add_bits, nand
+from .train import TrainConfig, train
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "Dataset",
+    "History",
+    "NNDLError",
+    "Network",
+    "Perceptron",
+    "Split",
+    "TrainConfig",
+    "add_bits",
+    "load",
+    "load_data",
+    "load_data_wrapper",
+    "nand",
+    "sigmoid",
+    "sigmoid_prime",
+    "train",
+    "vectorized_result",
+]

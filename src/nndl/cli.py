@@ -1,0 +1,137 @@
+"""The ``nndl`` command: parses flags, calls the library, prints.
+
+Every command is a pair of functions: ``add_<name>(subparsers)`` declares
+its flags, and the function it sets as ``run`` does the work by calling
+the library.  An :class:`~nndl.errors.NNDLError` becomes one line on stderr
+and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import NNDLError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _say(message: str) -> None:
+    """Status messages go to stderr, so stdout holds only results."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- nndl train ---------------------------------------------------------------
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a network (no flags: the notebook's run)",
+        description="Train a sigmoid network with mini-batch SGD. With no flags this is the "
+        "notebook's run: sizes 784 30 10, 10 epochs, mini-batch 10, eta 3.0, on the bundled MNIST.",
+    )
+    p.add_argument(
+        "--sizes", type=int, nargs="+", default=[784, 30, 10], metavar="N", help="layer widths (default: 784 30 10)"
+    )
+    p.add_argument("--epochs", type=int, default=10, help="passes over the training data (default: 10)")
+    p.add_argument("--batch-size", type=int, default=10, metavar="M", help="mini-batch size (default: 10)")
+    p.add_argument("--eta", type=float, default=3.0, help="learning rate (default: 3.0)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed for the initial weights and the shuffles (default: 0)"
+    )
+    p.add_argument(
+        "--data", metavar="PATH", help="mnist.pkl.gz, an .npz file or a folder of IDX files (default: bundled MNIST)"
+    )
+    p.add_argument(
+        "--dtype", choices=["float32", "float64"], default="float64", help="floating-point precision (default: float64)"
+    )
+    p.add_argument(
+        "--eval",
+        choices=["test", "validation"],
+        default="test",
+        help="data to evaluate on after each epoch (default: test)",
+    )
+    p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    p.set_defaults(run=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    config = TrainConfig(
+        sizes=tuple(args.sizes),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        eta=args.eta,
+        seed=args.seed,
+        dtype=args.dtype,
+        eval=args.eval,
+        data=args.data,
+    ).validate()
+    net, history = train(config, progress=None, log=lambda line: print(line, flush=True))
+    if args.save:
+        _say(f"Saved the model to {net.save(args.save, history.settings)}")
+    return 0
+
+
+# -- nndl evaluate --------------------------------------------------------------
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate", help="score a saved model", description="Print correct / total and the accuracy of a saved model."
+    )
+    p.add_argument("model", metavar="MODEL.npz")
+    p.add_argument("--data", metavar="PATH", help="data set to score on (default: bundled MNIST)")
+    p.add_argument("--eval", choices=["test", "validation"], default="test", help="which part (default: test)")
+    p.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .data import load
+    from .network import Network
+    from .train import TrainConfig
+
+    net = Network.load(args.model)
+    data = load(args.data)
+    TrainConfig(sizes=tuple(net.sizes)).check_data(data)
+    split = data[args.eval]
+    correct = net.evaluate(split)
+    print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
+    return 0
+
+
+COMMANDS = [add_train, add_evaluate]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nndl", description="The network of chapter 1 of Neural Networks and Deep Learning.")
+    parser.add_argument("--version", action="version", version=f"nndl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except NNDLError as e:
+        print(f"nndl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nndl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

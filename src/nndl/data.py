@@ -1,0 +1,368 @@
+"""MNIST, bundled, and the data sets users bring.
+
+Inside nndl a data set is a :class:`Dataset` of three :class:`Split`\\ s
+(training, validation, test), each holding ``images`` -- ``uint8`` bytes, or
+floats in [0, 1] -- of shape ``(n, pixels)`` and integer ``labels`` of shape
+``(n,)``.  ``split.X()`` gives the float inputs the network sees:
+``byte / 256``, exactly the values of the book's ``mnist.pkl.gz``.
+
+:func:`load` reads the bundled copy of MNIST (the book's 50,000 / 10,000 /
+10,000 split) or a file or folder the user names: the book's
+``mnist.pkl.gz`` (read without running anything in it), an ``.npz`` file, or a
+folder of IDX files in MNIST's layout (MNIST, Fashion-MNIST, KMNIST ...).
+
+The book's own formats, lists of ``(x, y)`` column-vector tuples, are
+adapters at the edge: :func:`load_data`, :func:`load_data_wrapper` and
+:func:`vectorized_result` behave as in the book's ``mnist_loader.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+from .files import MAX_BYTES, open_npz, read_bytes
+
+#: Where the bundled copy of MNIST lives inside the package.
+BUNDLED = "mnist.npz"
+
+#: The most classes a label file may name (labels are 0 .. MAX_CLASSES - 1).
+MAX_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class Split:
+    """One part of a data set: ``images`` ``(n, pixels)`` and ``labels`` ``(n,)``.
+
+    ``images`` are ``uint8`` bytes (as MNIST stores them) or floats in
+    [0, 1]; ``labels`` are integers ``0 .. classes - 1``.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def y(self) -> np.ndarray:
+        """The labels as ``int64``."""
+        return self.labels.astype(np.int64)
+
+    def X(self, dtype: np.typing.DTypeLike = np.float64) -> np.ndarray:
+        """The images as floats in [0, 1): ``byte / 256`` for ``uint8`` data."""
+        if self.images.dtype == np.uint8:
+            return self.images.astype(dtype) / np.asarray(256, dtype=dtype)
+        return self.images.astype(dtype)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Training, validation and test splits of one data set."""
+
+    train: Split
+    validation: Split
+    test: Split
+    name: str = "MNIST"
+
+    def __getitem__(self, part: str) -> Split:
+        if part not in ("train", "validation", "test"):
+            raise DataError(f"part must be 'train', 'validation' or 'test', got {part!r}")
+        return getattr(self, part)
+
+    @property
+    def n_inputs(self) -> int:
+        """Pixels per image: the width of the network's input layer."""
+        return self.train.images.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        """Distinct labels (at least 10, as in MNIST): the width of the output layer."""
+        top = max(int(s.labels.max(initial=0)) for s in (self.train, self.validation, self.test))
+        return max(10, top + 1)
+
+
+# --------------------------------------------------------------------------
+# Loading
+
+
+def load(path: str | os.PathLike | None = None) -> Dataset:
+    """Load a data set: the bundled MNIST when ``path`` is None, else the
+    file or folder at ``path``.
+
+    ``path`` may be
+
+    * the book's ``mnist.pkl.gz`` (or any gzip'd or plain pickle in its
+      layout); only NumPy array reconstruction is allowed while unpickling, so
+      nothing in the file can run;
+    * an ``.npz`` file with ``train_images``, ``train_labels``, ``test_images``,
+      ``test_labels`` and optionally ``validation_images`` and
+      ``validation_labels`` (or Keras' ``x_train``, ``y_train``, ``x_test``,
+      ``y_test``);
+    * a folder with MNIST's four IDX files (``train-images-idx3-ubyte``,
+      ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+      ``t10k-labels-idx1-ubyte``, each optionally ``.gz``).
+
+    Data without a validation part is split as the book splits MNIST: the
+    last 10,000 training images (a sixth, for fewer than 60,000) validate.
+    """
+    if path is None:
+        return _bundled()
+    path = Path(path)
+    if path.is_dir():
+        return _load_idx_folder(path)
+    if not path.exists():
+        raise DataError(f"no such file or folder: {path}")
+    if path.suffix == ".npz":
+        return _load_npz(path)
+    if path.name.endswith((".pkl", ".pkl.gz", ".pickle", ".pickle.gz")):
+        return _load_pickle(path)
+    raise DataError(f"don't know how to read {path}: expected a .pkl.gz, a .npz or a folder of IDX files")
+
+
+@functools.cache
+def _bundled() -> Dataset:
+    ref = resources.files("nndl") / "resources" / BUNDLED
+    with resources.as_file(ref) as p:
+        data = _load_npz(p)
+    for split in (data.train, data.validation, data.test):
+        split.images.setflags(write=False)
+        split.labels.setflags(write=False)
+    return data
+
+
+def _make_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
+    """Check one part's arrays and bring them to ``(n, pixels)`` / ``(n,)``."""
+    if images.ndim == 3:
+        images = images.reshape(len(images), -1)
+    if images.ndim != 2 or images.shape[1] == 0:
+        raise DataError(f"{where}: images must have shape (n, pixels) or (n, rows, cols), got {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{where}: labels must have shape (n,), got {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(f"{where}: {len(images)} images but {len(labels)} labels")
+    if len(labels) == 0:
+        raise DataError(f"{where}: holds no images")
+    if images.dtype != np.uint8:
+        if images.dtype.kind != "f":
+            raise DataError(f"{where}: images must be uint8 or floats in [0, 1], got dtype {images.dtype}")
+        images = images.astype(np.float32, copy=False)
+        if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+            raise DataError(f"{where}: float images must lie in [0, 1]")
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{where}: labels must be integers, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= MAX_CLASSES:
+        raise DataError(f"{where}: labels must lie in 0..{MAX_CLASSES - 1}, got {labels.min()}..{labels.max()}")
+    return Split(images, labels.astype(np.int64))
+
+
+def _hold_out(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[Split, Split]:
+    """Split training data as the book does: the last 10,000 validate."""
+    n_val = min(10_000, len(labels) // 6)
+    if n_val == 0:
+        raise DataError(f"{where}: too few training images ({len(labels)}) to hold some out for validation")
+    cut = len(labels) - n_val
+    return (
+        _make_split(images[:cut], labels[:cut], f"{where} (training part)"),
+        _make_split(images[cut:], labels[cut:], f"{where} (validation part)"),
+    )
+
+
+def _dataset(train, validation, test, name: str) -> Dataset:
+    data = Dataset(train, validation, test, name)
+    widths = {s.images.shape[1] for s in (train, validation, test)}
+    if len(widths) != 1:
+        raise DataError(f"{name}: the parts have images of different sizes: {sorted(widths)} pixels")
+    return data
+
+
+def _load_npz(path: Path) -> Dataset:
+    with open_npz(path) as npz:
+        for prefix in ("train_images", "x_train"):
+            if prefix in npz:
+                break
+        else:
+            raise DataError(
+                f"{path} has arrays {sorted(npz.keys)}; expected train_images, train_labels, "
+                "test_images, test_labels (optionally validation_images, validation_labels) "
+                "or x_train, y_train, x_test, y_test"
+            )
+        if prefix == "x_train":
+            keys = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
+        else:
+            keys = {p: (f"{p}_images", f"{p}_labels") for p in ("train", "validation", "test")}
+            if "validation_images" not in npz:
+                del keys["validation"]
+        arrays = {p: (npz[i], npz[lab]) for p, (i, lab) in keys.items()}
+    test = _make_split(*arrays["test"], f"{path} (test)")
+    if "validation" in arrays:
+        train = _make_split(*arrays["train"], f"{path} (train)")
+        validation = _make_split(*arrays["validation"], f"{path} (validation)")
+    else:
+        train, validation = _hold_out(*arrays["train"], str(path))
+    return _dataset(train, validation, test, path.name)
+
+
+# -- the book's pickle, read without running it -----------------------------
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that can rebuild NumPy arrays and nothing else."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise DataError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
+        return {"_reconstruct": _reconstruct, "ndarray": _NDARRAY, "dtype": np.dtype, "encode": _latin1}[name]
+
+
+_NDARRAY = object()  # stands for numpy.ndarray: a marker, never a callable
+
+
+def _latin1(text, encoding):
+    if not (isinstance(text, str) and encoding == "latin1"):
+        raise DataError("refusing to unpickle _codecs.encode with anything but text as latin1")
+    return text.encode("latin1")
+
+
+def _reconstruct(cls, shape, dtype):
+    """NumPy's pickle hook, limited to an empty plain array; its data and
+    real shape arrive afterwards through ``__setstate__``, which checks them."""
+    if cls is not _NDARRAY:
+        raise DataError("refusing to unpickle an array of another class")
+    return np.ndarray((0,), dtype=np.uint8)
+
+
+def _load_pickle(path: Path) -> Dataset:
+    raw = read_bytes(path)
+    try:
+        obj = _ArraysOnly(io.BytesIO(raw), encoding="latin1").load()
+    except DataError as e:
+        raise DataError(f"{path}: {e}") from None
+    except Exception as e:  # a malformed pickle can fail in many ways
+        raise DataError(f"{path} is not a readable pickle ({type(e).__name__}: {e})") from None
+    parts = obj if isinstance(obj, tuple) else ()
+    if len(parts) != 3 or not all(
+        isinstance(p, tuple) and len(p) == 2 and all(isinstance(a, np.ndarray) for a in p) for p in parts
+    ):
+        raise DataError(f"{path} does not hold the book's layout: a tuple of 3 (images, labels) array pairs")
+    names = ("train", "validation", "test")
+    splits = [_make_split(images, labels, f"{path} ({n})") for n, (images, labels) in zip(names, parts)]
+    return _dataset(*splits, path.name)
+
+
+# -- IDX (MNIST's own format) ----------------------------------------------
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (optionally gzip'd) into an array.
+
+    The header's dimensions must account for exactly the bytes that follow
+    it; nothing is allocated from the header's claim alone.
+    """
+    path = Path(path)
+    raw = read_bytes(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path} is not an IDX file (bad magic number)")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_TYPES or not 1 <= ndim <= 4:
+        raise DataError(f"{path} is not an IDX file (type 0x{code:02x}, {ndim} dimensions)")
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated: its header is cut short")
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    dtype = np.dtype(_IDX_TYPES[code])
+    body = len(raw) - 4 - 4 * ndim
+    claimed = int(np.prod(dims, dtype=object)) * dtype.itemsize
+    if claimed != body:
+        raise DataError(f"{path}: header claims shape {dims} ({claimed:,} bytes) but the file holds {body:,} bytes")
+    return np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files")
+
+
+def _load_idx_folder(folder: Path) -> Dataset:
+    def part(prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        images_path = _find_idx(folder, f"{prefix}-images-idx3-ubyte")
+        labels_path = _find_idx(folder, f"{prefix}-labels-idx1-ubyte")
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise DataError(f"{images_path}: expected uint8 images (n, rows, cols), got {images.dtype} {images.shape}")
+        if len(images) != len(labels):
+            raise DataError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
+        return images, labels
+
+    train, validation = _hold_out(*part("train"), str(folder))
+    test = _make_split(*part("t10k"), f"{folder} (t10k)")
+    return _dataset(train, validation, test, folder.name)
+
+
+# --------------------------------------------------------------------------
+# The book's formats
+
+
+def vectorized_result(j: int, n: int = 10) -> np.ndarray:
+    """A ``(10, 1)`` unit vector with 1.0 in the ``j``-th place: the desired
+    output of the network for digit ``j``."""
+    e = np.zeros((n, 1))
+    e[j] = 1.0
+    return e
+
+
+def load_data(path: str | os.PathLike | None = None):
+    """The book's ``load_data()``: ``(training_data, validation_data, test_data)``,
+    each a tuple ``(images, labels)`` with float32 images ``(n, 784)`` and
+    int64 labels ``(n,)`` -- the contents of ``mnist.pkl.gz``."""
+    data = load(path)
+    return tuple((s.X(np.float32), s.y) for s in (data.train, data.validation, data.test))
+
+
+def load_data_wrapper(path: str | os.PathLike | None = None):
+    """The book's ``load_data_wrapper()``: three lists of ``(x, y)`` tuples.
+
+    ``x`` is a ``(784, 1)`` column of pixel intensities.  In
+    ``training_data`` ``y`` is the ``(10, 1)`` unit vector of the digit
+    (:func:`vectorized_result`); in ``validation_data`` and ``test_data``
+    it is the digit itself, an integer.
+    """
+    tr_d, va_d, te_d = load_data(path)
+    n_classes = load(path).n_classes
+    width = tr_d[0].shape[1]
+    training_data = [(x.reshape(width, 1), vectorized_result(y, n_classes)) for x, y in zip(*tr_d)]
+    validation_data = [(x.reshape(width, 1), int(y)) for x, y in zip(*va_d)]
+    test_data = [(x.reshape(width, 1), int(y)) for x, y in zip(*te_d)]
+    return training_data, validation_data, test_data
+
+
+__all__ = [
+    "MAX_BYTES",
+    "Dataset",
+    "Split",
+    "load",
+    "load_data",
+    "load_data_wrapper",
+    "read_idx",
+    "vectorized_result",
+]

@@ -1,0 +1,132 @@
+"""The ``nndl`` command end to end, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+
+
+def nndl(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nndl", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def epoch_lines(out: str) -> list[tuple[int, int, int]]:
+    return [tuple(map(int, m)) for m in re.findall(r"^Epoch (\d+): (\d+) / (\d+) \(", out, re.M)]
+
+
+@pytest.fixture
+def tiny_npz(tmp_path, tiny_arrays):
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **tiny_arrays)
+    return path
+
+
+def test_default_train_is_the_notebooks_run():
+    """No flags: [784, 30, 10], 10 epochs, mini-batch 10, eta 3.0 on bundled MNIST."""
+    r = nndl("train")
+    assert r.returncode == 0, r.stderr
+    lines = epoch_lines(r.stdout)
+    assert [e for e, _, _ in lines] == list(range(10))
+    assert all(total == 10_000 for _, _, total in lines)
+    assert lines[-1][1] >= 9350
+    assert "Traceback" not in r.stderr
+
+
+def test_train_save_evaluate(tmp_path, tiny_npz):
+    model = tmp_path / "m.npz"
+    r = nndl(
+        "train",
+        "--data",
+        str(tiny_npz),
+        "--epochs",
+        "2",
+        "--sizes",
+        "784",
+        "8",
+        "10",
+        "--batch-size",
+        "5",
+        "--eta",
+        "1.5",
+        "--seed",
+        "3",
+        "--dtype",
+        "float32",
+        "--save",
+        str(model),
+    )
+    assert r.returncode == 0, r.stderr
+    assert [(e, t) for e, _, t in epoch_lines(r.stdout)] == [(0, 20), (1, 20)]
+    assert str(model) in r.stderr
+    r2 = nndl("evaluate", str(model), "--data", str(tiny_npz))
+    assert r2.returncode == 0, r2.stderr
+    assert re.fullmatch(r"\d+ / 20 \(\d+\.\d\d %\)\n", r2.stdout)
+    assert int(r2.stdout.split()[0]) == epoch_lines(r.stdout)[-1][1]
+    from nndl import Network
+
+    net = Network.load(model)
+    assert net.dtype == np.float32 and net.settings["eta"] == 1.5 and net.settings["sizes"] == [784, 8, 10]
+
+
+def test_eval_on_validation(tiny_npz):
+    r = nndl("train", "--data", str(tiny_npz), "--epochs", "1", "--eval", "validation")
+    assert r.returncode == 0 and epoch_lines(r.stdout)[0][2] == 10
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--epochs", "0"], "epochs must be an integer from 1"),
+        (["train", "--batch-size", "0"], "batch size must be"),
+        (["train", "--eta", "-1"], "eta must be a finite number > 0, got -1.0"),
+        (["train", "--eta", "nan"], "eta must be a finite number > 0, got nan"),
+        (["train", "--sizes", "100", "10"], "input width of the data, 784 pixels; got sizes [100, 10]"),
+        (["train", "--sizes", "784", "30", "5"], "number of classes in the data, 10; got sizes [784, 30, 5]"),
+        (["train", "--sizes", "784", "0", "10"], "at least 1 neuron"),
+        (["train", "--sizes", "784", "100000", "100000", "10"], "parameters; at most"),
+        (["train", "--data", "/nonexistent/mnist.pkl.gz"], "no such file or folder: /nonexistent/mnist.pkl.gz"),
+        (["train", "--epochs", "three"], "invalid int value: 'three'"),
+        (["train", "--dtype", "float16"], "invalid choice: 'float16'"),
+        (["evaluate", "/nonexistent/m.npz"], "no such file: /nonexistent/m.npz"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    r = nndl(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_bad_model_file_and_a_good_model_is_not_overwritten(tmp_path, tiny_npz):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"garbage")
+    r = nndl("evaluate", str(bad))
+    assert r.returncode == 2 and "not a valid .npz" in r.stderr
+    good = tmp_path / "good.npz"
+    assert nndl("train", "--data", str(tiny_npz), "--epochs", "1", "--save", str(good)).returncode == 0
+    before = good.read_bytes()
+    r = nndl("train", "--data", str(tiny_npz), "--sizes", "784", "5", "--save", str(good))
+    assert r.returncode == 2
+    assert good.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
+
+
+def test_trains_on_real_idx_files_made_elsewhere():
+    """Fashion-MNIST as Debian packages it: four gzip'd IDX files, MNIST's layout."""
+    if not FASHION.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{FASHION} is missing: CI must apt-get install dataset-fashion-mnist")
+        pytest.skip("apt-get install dataset-fashion-mnist to run this test")
+    r = nndl("train", "--data", str(FASHION), "--epochs", "1", "--eval", "validation")
+    assert r.returncode == 0, r.stderr
+    ((_, correct, total),) = epoch_lines(r.stdout)
+    assert total == 10_000 and correct > 6000  # ten classes: chance is 1,000

@@ -1,0 +1,176 @@
+"""Loading MNIST: the bundled copy, the book's formats, and files users bring."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+from conftest import BOOK_PICKLE, write_idx
+
+from nndl import DataError, load, load_data, load_data_wrapper, vectorized_result
+from nndl.data import read_idx
+
+
+def test_bundled_split_sizes_and_labels(mnist):
+    assert (len(mnist.train), len(mnist.validation), len(mnist.test)) == (50_000, 10_000, 10_000)
+    assert mnist.n_inputs == 784 and mnist.n_classes == 10
+    assert mnist.train.images.dtype == np.uint8
+    # the test set's label counts, as published for MNIST
+    assert np.bincount(mnist.test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.mark.skipif(not BOOK_PICKLE.exists(), reason="the book's mnist.pkl.gz is not beside the checkout")
+def test_bundled_pixels_equal_the_books_file_exactly():
+    """Every pixel of the bundled copy, as byte / 256, is the book's float32."""
+    with gzip.open(BOOK_PICKLE, "rb") as f:
+        book = pickle.load(f, encoding="latin1")
+    ours = load_data()
+    for (bx, by), (ox, oy) in zip(book, ours):
+        assert ox.dtype == np.float32 and bx.dtype == np.float32
+        assert np.array_equal(ox, bx)
+        assert np.array_equal(oy, by)
+    # and the safe reader gives the same from the book's file itself
+    mine = load(BOOK_PICKLE)
+    assert np.array_equal(mine.test.X(np.float32), book[2][0])
+
+
+def test_load_data_wrapper_has_the_books_formats():
+    training_data, validation_data, test_data = load_data_wrapper()
+    assert isinstance(training_data, list) and len(training_data) == 50_000
+    x, y = training_data[0]
+    assert x.shape == (784, 1) and y.shape == (10, 1) and y.sum() == 1
+    assert int(np.argmax(y)) == 5  # MNIST's first training digit is a 5
+    x, label = test_data[0]
+    assert x.shape == (784, 1) and isinstance(label, int) and label == 7
+    assert len(validation_data) == 10_000 and isinstance(validation_data[0][1], int)
+
+
+def test_vectorized_result():
+    e = vectorized_result(3)
+    assert e.shape == (10, 1) and e[3, 0] == 1.0 and e.sum() == 1.0
+
+
+def test_idx_folder_round_trip(idx_folder, tiny_arrays):
+    data = load(idx_folder)
+    a = tiny_arrays
+    # 60 training images: the last sixth (10) validate, as 50,000 / 10,000 for MNIST
+    assert (len(data.train), len(data.validation), len(data.test)) == (50, 10, 20)
+    assert np.array_equal(data.train.images, a["train_images"][:50].reshape(50, 784))
+    assert np.array_equal(data.validation.labels, a["train_labels"][50:])
+    assert np.array_equal(data.test.images, a["test_images"].reshape(20, 784))
+
+
+def test_idx_split_of_60000_is_the_books(tmp_path):
+    folder = tmp_path / "big"
+    folder.mkdir()
+    labels = (np.arange(60_000) % 10).astype(np.uint8)
+    write_idx(folder / "train-images-idx3-ubyte", np.zeros((60_000, 2, 2), np.uint8), compress=True)
+    write_idx(folder / "train-labels-idx1-ubyte", labels, compress=True)
+    write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((5, 2, 2), np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte", labels[:5])
+    data = load(folder)
+    assert (len(data.train), len(data.validation)) == (50_000, 10_000)
+
+
+def test_npz_round_trip_both_layouts(tmp_path, tiny_arrays):
+    a = tiny_arrays
+    ours = tmp_path / "ours.npz"
+    np.savez(ours, **a, validation_images=a["test_images"][:5], validation_labels=a["test_labels"][:5])
+    data = load(ours)
+    assert (len(data.train), len(data.validation), len(data.test)) == (60, 5, 20)
+    keras = tmp_path / "keras.npz"
+    np.savez(
+        keras, x_train=a["train_images"], y_train=a["train_labels"], x_test=a["test_images"], y_test=a["test_labels"]
+    )
+    data = load(keras)
+    assert (len(data.train), len(data.validation), len(data.test)) == (50, 10, 20)
+    assert np.array_equal(data.test.labels, a["test_labels"])
+
+
+def test_pickle_round_trip(tmp_path, tiny_arrays):
+    a = tiny_arrays
+    parts = tuple(
+        (a[f"{p}_images"].reshape(-1, 784).astype(np.float32) / 256, a[f"{p}_labels"].astype(np.int64))
+        for p in ("train", "test", "test")
+    )
+    path = tmp_path / "mine.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(parts, f, protocol=2)
+    data = load(path)
+    assert np.array_equal(data.train.X(np.float32), parts[0][0])
+    assert np.array_equal(data.test.labels, parts[1][1])
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(((np.zeros((2, 784), np.float32), _RunsCode()),), f, protocol=2)
+    with pytest.raises(DataError, match="refusing to unpickle posix.system|refusing to unpickle os.system"):
+        load(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_pickle_of_wrong_layout(tmp_path):
+    path = tmp_path / "x.pkl"
+    path.write_bytes(pickle.dumps((np.zeros(3),)))
+    with pytest.raises(DataError, match="layout"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda b: b[:-7], "header claims"),
+        (lambda b: b[:6], "truncated"),
+        (lambda b: b"\x01\x02" + b[2:], "bad magic"),
+        (lambda b: b[:4] + (2**31).to_bytes(4, "big") + b[8:], "header claims"),
+    ],
+)
+def test_broken_idx_files(tmp_path, mutate, message):
+    good = write_idx(tmp_path / "f", np.zeros((3, 4, 4), np.uint8)).read_bytes()
+    bad = tmp_path / "bad"
+    bad.write_bytes(mutate(good))
+    with pytest.raises(DataError, match=message):
+        read_idx(bad)
+
+
+def test_mismatched_idx_counts(idx_folder, tiny_arrays):
+    write_idx(idx_folder / "t10k-labels-idx1-ubyte", tiny_arrays["test_labels"][:5])
+    (idx_folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="20 images but .* 5 labels"):
+        load(idx_folder)
+
+
+def test_missing_idx_file(idx_folder):
+    (idx_folder / "t10k-images-idx3-ubyte").unlink()
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte"):
+        load(idx_folder)
+
+
+def test_other_error_paths(tmp_path, tiny_arrays):
+    with pytest.raises(DataError, match="no such file"):
+        load(tmp_path / "nope.npz")
+    (tmp_path / "x.csv").write_text("1,2")
+    with pytest.raises(DataError, match="don't know how to read"):
+        load(tmp_path / "x.csv")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a valid .npz"):
+        load(tmp_path / "bad.npz")
+    a = dict(tiny_arrays)
+    a["test_labels"] = a["test_labels"][:3]
+    np.savez(tmp_path / "short.npz", **a)
+    with pytest.raises(DataError, match="20 images but 3 labels"):
+        load(tmp_path / "short.npz")
+    np.savez(tmp_path / "obj.npz", train_images=np.array([object()]), train_labels=np.zeros(1))
+    with pytest.raises(DataError, match="Python objects"):
+        load(tmp_path / "obj.npz")
