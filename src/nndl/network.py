@@ -35,6 +35,8 @@ MAX_PARAMETERS = 2**28
 MAX_LAYERS = 64
 #: Examples per forward pass when evaluating (bounds memory).
 EVAL_CHUNK = 10_000
+#: Mini-batches trained between progress-bar updates.
+BATCHES_PER_UPDATE = 100
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -285,13 +287,13 @@ class Network:
 
         n = len(inputs)
         order = self.rng.permutation(n)
-        starts = range(0, n, mini_batch_size)
-        bar = tqdm(total=len(starts), desc=f"Epoch {epoch}", unit="batch", leave=False, disable=_quiet(progress))
+        n_batches = -(-n // mini_batch_size)
+        bar = tqdm(total=n_batches, desc=f"Epoch {epoch}", unit="batch", leave=False, disable=_quiet(progress))
         t0 = time.perf_counter()
-        for k in starts:
-            idx = order[k : k + mini_batch_size]
-            self._step(_as_float(inputs[idx], self.dtype).T, targets[idx].T, eta)
-            bar.update(1)
+        for first in range(0, n_batches, BATCHES_PER_UPDATE):
+            last = min(first + BATCHES_PER_UPDATE, n_batches)
+            self._train_batches(inputs, targets, order, mini_batch_size, eta, first, last)
+            bar.update(last - first)
         seconds = time.perf_counter() - t0
         bar.close()
         if not all(np.isfinite(p).all() for p in self.weights + self.biases):
@@ -300,6 +302,23 @@ class Network:
                 f"(eta = {eta}); try a smaller eta"
             )
         return EpochResult(epoch=epoch, seconds=seconds)
+
+    def _train_batches(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        order: np.ndarray,
+        mini_batch_size: int,
+        eta: float,
+        first: int,
+        last: int,
+    ) -> None:
+        """Apply :meth:`update_mini_batch`'s step to mini-batches ``first`` to
+        ``last - 1`` of an epoch, mini-batch ``k`` being the examples
+        ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``."""
+        for k in range(first, last):
+            idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
+            self._step(_as_float(inputs[idx], self.dtype).T, targets[idx].T, eta)
 
     def _step(self, x: np.ndarray, y: np.ndarray, eta: float) -> None:
         """One step of gradient descent on the mini-batch of columns ``x``, ``y``."""
