@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import NNDLError
+from .errors import ConfigError, NNDLError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +60,15 @@ def add_train(sub) -> None:
         help="data to evaluate on after each epoch (default: test)",
     )
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    p.add_argument(
+        "--history", metavar="H.json", help="write the settings and per-epoch results here, after every epoch"
+    )
+    p.add_argument("--plot", metavar="FILE.png", help="draw the learning curves here at the end")
+    p.add_argument(
+        "--monitor-training",
+        action="store_true",
+        help="also measure accuracy and cost on the training data after every epoch (slower)",
+    )
     p.set_defaults(run=run_train)
 
 
@@ -76,9 +85,28 @@ def run_train(args: argparse.Namespace) -> int:
         eval=args.eval,
         data=args.data,
     ).validate()
-    net, history = train(config, progress=None, log=lambda line: print(line, flush=True))
+    from .files import check_folder
+
+    # checked before training, so a typo loses no work
+    for path in (args.save, args.history):
+        if path:
+            check_folder(path)
+    plots = _plots() if args.plot else None
+    if plots:
+        plots.check_png(args.plot)
+    net, history = train(
+        config,
+        progress=None,
+        log=lambda line: print(line, flush=True),
+        history_path=args.history,
+        monitor_training=args.monitor_training,
+    )
     if args.save:
         _say(f"Saved the model to {net.save(args.save, history.settings)}")
+    if args.history:
+        _say(f"Wrote the history to {args.history}")
+    if plots:
+        _say(f"Wrote the learning curves to {plots.save(plots.learning_curves(history), args.plot)}")
     return 0
 
 
@@ -96,6 +124,14 @@ def add_evaluate(sub) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    net, split = _model_and_data(args)
+    correct = net.evaluate(split)
+    print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
+    return 0
+
+
+def _model_and_data(args: argparse.Namespace):
+    """The model ``args.model`` and the part ``args.eval`` of ``args.data``, checked to fit."""
     from .data import load
     from .network import Network
     from .train import TrainConfig
@@ -103,13 +139,122 @@ def run_evaluate(args: argparse.Namespace) -> int:
     net = Network.load(args.model)
     data = load(args.data)
     TrainConfig(sizes=tuple(net.sizes)).check_data(data)
-    split = data[args.eval]
-    correct = net.evaluate(split)
-    print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
+    return net, data[args.eval]
+
+
+# -- nndl plot ------------------------------------------------------------------
+
+
+def _plots():
+    """nndl.plots, or a one-line error naming the extra to install."""
+    from . import plots
+
+    return plots
+
+
+def add_plot(sub) -> None:
+    p = sub.add_parser(
+        "plot",
+        help="draw digits, learning curves, weights, a confusion matrix or mistakes as a PNG",
+        description="Draw a picture as a PNG file (needs the 'plots' extra).",
+    )
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=_Parser)
+
+    def kind(name: str, help: str, run, default_out: str) -> argparse.ArgumentParser:
+        k = kinds.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+        k.add_argument(
+            "--out", metavar="FILE.png", default=default_out, help=f"the PNG file to write (default: {default_out})"
+        )
+        k.set_defaults(run=run)
+        return k
+
+    def data_flags(k, default_part: str, flag: str = "--eval") -> None:
+        k.add_argument("--data", metavar="PATH", help="data set (default: bundled MNIST)")
+        k.add_argument(
+            flag,
+            dest="eval",
+            choices=["train", "validation", "test"],
+            default=default_part,
+            help=f"which part of the data (default: {default_part})",
+        )
+
+    k = kind("digits", "a grid of digits with their labels", run_plot_digits, "digits.png")
+    data_flags(k, "train", flag="--part")
+    k.add_argument("--start", type=int, default=0, help="index of the first digit (default: 0)")
+    k.add_argument("--count", type=int, default=40, help="how many digits (default: 40)")
+    k.add_argument("--cols", type=int, default=10, help="digits per row (default: 10)")
+
+    k = kind(
+        "history",
+        "learning curves of one or more runs saved with 'nndl train --history'",
+        run_plot_history,
+        "history.png",
+    )
+    k.add_argument("histories", nargs="+", metavar="H.json")
+
+    k = kind("weights", "each hidden neuron's incoming weights as an image", run_plot_weights, "weights.png")
+    k.add_argument("model", metavar="MODEL.npz")
+    k.add_argument("--count", type=int, help="how many hidden neurons (default: all, up to 400)")
+
+    k = kind("confusion", "the confusion matrix of a saved model", run_plot_confusion, "confusion.png")
+    k.add_argument("model", metavar="MODEL.npz")
+    data_flags(k, "test")
+
+    k = kind("mistakes", "the mistakes a saved model makes most confidently", run_plot_mistakes, "mistakes.png")
+    k.add_argument("model", metavar="MODEL.npz")
+    data_flags(k, "test")
+    k.add_argument("--count", type=int, default=20, help="how many mistakes (default: 20)")
+
+
+def _write(plots, fig, args: argparse.Namespace) -> int:
+    _say(f"Wrote {plots.save(fig, args.out)}")
     return 0
 
 
-COMMANDS = [add_train, add_evaluate]
+def run_plot_digits(args: argparse.Namespace) -> int:
+    from .data import load
+
+    plots = _plots()
+    split = load(args.data)[args.eval]
+    if not 0 <= args.start < len(split):
+        raise ConfigError(
+            f"start must be from 0 to {len(split) - 1} ({args.eval} part: {len(split)} images), got {args.start}"
+        )
+    if not 1 <= args.count <= plots.MAX_IMAGES:
+        raise ConfigError(f"count must be from 1 to {plots.MAX_IMAGES}, got {args.count}")
+    part = slice(args.start, args.start + args.count)
+    name = {"train": "Training", "validation": "Validation", "test": "Test"}[args.eval]
+    title = f"{name} digits {part.start} to {min(part.stop, len(split)) - 1}"
+    return _write(plots, plots.digits(split.images[part], split.labels[part], ncols=args.cols, title=title), args)
+
+
+def run_plot_history(args: argparse.Namespace) -> int:
+    from .network import History
+
+    plots = _plots()
+    if len(args.histories) > plots.MAX_RUNS:
+        raise ConfigError(f"at most {plots.MAX_RUNS} history files at once, got {len(args.histories)}")
+    return _write(plots, plots.learning_curves([History.load(h) for h in args.histories]), args)
+
+
+def run_plot_weights(args: argparse.Namespace) -> int:
+    from .network import Network
+
+    plots = _plots()
+    return _write(plots, plots.weights(Network.load(args.model), count=args.count), args)
+
+
+def run_plot_confusion(args: argparse.Namespace) -> int:
+    plots = _plots()
+    return _write(plots, plots.confusion(*_model_and_data(args)), args)
+
+
+def run_plot_mistakes(args: argparse.Namespace) -> int:
+    plots = _plots()
+    return _write(plots, plots.mistakes(*_model_and_data(args), count=args.count), args)
+
+
+COMMANDS = [add_train, add_evaluate, add_plot]
 
 
 def build_parser() -> argparse.ArgumentParser:

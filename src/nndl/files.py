@@ -39,9 +39,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     atomic; it is flushed and fsynced first, and removed if ``write`` fails.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(f"cannot write {path}: folder {folder} does not exist")
+    folder = check_folder(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as e:
@@ -63,6 +61,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         finally:
             os.close(dir_fd)
     return path
+
+
+def check_folder(path: str | os.PathLike) -> Path:
+    """The folder ``path`` would be written into; a :class:`DataError` if it
+    does not exist or ``path`` itself is a folder."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(f"cannot write {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is a folder")
+    return folder
 
 
 def read_bytes(path: str | os.PathLike, limit: int = MAX_BYTES) -> bytes:

@@ -16,6 +16,7 @@ The cost is the quadratic cost ``C = 1/(2n) sum_x ||y(x) - a^L(x)||^2``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, DataError, NNDLError
-from .files import atomic_write, open_npz
+from .files import atomic_write, open_npz, read_bytes
 
 #: Model files written by this version of nndl.
 MODEL_FORMAT = 1
@@ -37,6 +38,8 @@ MAX_LAYERS = 64
 EVAL_CHUNK = 10_000
 #: Mini-batches trained between progress-bar updates.
 BATCHES_PER_UPDATE = 100
+#: The largest history file (JSON) nndl reads.
+MAX_HISTORY_BYTES = 64 * 2**20
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -65,7 +68,9 @@ class EpochResult:
 
     ``correct``, ``total``, ``accuracy`` and ``cost`` are measured on the
     evaluation data (``None`` when there was none); ``seconds`` is the time
-    spent training, evaluation excluded.
+    spent training, evaluation excluded.  ``train_accuracy`` and
+    ``train_cost`` are the same measures on the training data, filled in only
+    when a run asks for them (they cost a pass over the training data).
     """
 
     epoch: int
@@ -74,6 +79,8 @@ class EpochResult:
     total: int | None = None
     accuracy: float | None = None
     cost: float | None = None
+    train_accuracy: float | None = None
+    train_cost: float | None = None
 
     def line(self) -> str:
         """The book's per-epoch line, with the accuracy and the time added."""
@@ -112,6 +119,27 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> History:
         return cls([EpochResult(**e) for e in d["epochs"]], dict(d.get("settings", {})))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the history (settings and per-epoch results) as JSON, atomically."""
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
+        return atomic_write(path, lambda f: f.write(text.encode()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> History:
+        """Read a history file written by :meth:`save` (or ``nndl train --history``),
+        checking every field, so a damaged file is a :class:`DataError`."""
+        try:
+            d = json.loads(read_bytes(path, limit=MAX_HISTORY_BYTES))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise DataError(f"{path} is not a JSON history file ({e})") from None
+        if not isinstance(d, dict) or not isinstance(d.get("epochs"), list):
+            raise DataError(f"{path} is not an nndl history file: expected an object with a list 'epochs'")
+        if not isinstance(d.get("settings", {}), dict):
+            raise DataError(f"{path}: 'settings' must be an object")
+        return cls.from_dict(
+            {"settings": d.get("settings", {}), "epochs": [_epoch_fields(e, path) for e in d["epochs"]]}
+        )
 
 
 class Network:
@@ -426,6 +454,25 @@ def _check_sizes(sizes, where: str = "") -> list[int]:
     if n_params > MAX_PARAMETERS:
         raise ConfigError(f"{where}sizes {sizes} make {n_params:,} parameters; at most {MAX_PARAMETERS:,} are allowed")
     return sizes
+
+
+def _epoch_fields(e, path) -> dict:
+    """One epoch of a history file, checked: an integer ``epoch``, numbers or
+    null for the rest; unknown fields are ignored."""
+    if not isinstance(e, dict) or not _is_number(e.get("epoch"), int):
+        raise DataError(f"{path}: each epoch must be an object with an integer 'epoch', got {str(e)[:80]}")
+    known = {name: e.get(name) for name in EpochResult.__dataclass_fields__}
+    known["seconds"] = known["seconds"] or 0.0
+    for name, value in known.items():
+        if value is not None and not _is_number(value, (int, float)):
+            raise DataError(f"{path}: epoch {e['epoch']}: {name} must be a number, got {value!r:.80}")
+    return known
+
+
+def _is_number(value, types) -> bool:
+    if isinstance(value, bool) or not isinstance(value, types):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _check_dtype(dtype) -> np.dtype:

@@ -8,6 +8,7 @@ eta 3.0).  :func:`train` loads the data, builds the network and runs SGD.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -77,13 +78,22 @@ def train(
     progress: bool | None = False,
     log: Callable[[str], None] | None = print,
     on_epoch: Callable[[EpochResult], None] | None = None,
+    history_path: str | os.PathLike | None = None,
+    monitor_training: bool = False,
 ) -> tuple[Network, History]:
     """Run the training ``config`` describes and return the trained
-    network and its history (whose ``settings`` are ``config``'s)."""
+    network and its history (whose ``settings`` are ``config``'s).
+
+    ``history_path`` names a JSON file that holds the history so far,
+    rewritten (atomically) after every epoch; ``monitor_training`` also
+    measures accuracy and cost on the training data after every epoch.
+    """
     config.validate()
     data = load(config.data) if data is None else data
     net = Network(config.sizes, seed=config.seed, dtype=config.dtype)
     config.check_data(data)
+    if history_path is not None or monitor_training:
+        on_epoch = _recording(net, data, config, on_epoch, history_path, monitor_training)
     history = net.SGD(
         data.train,
         config.epochs,
@@ -96,3 +106,23 @@ def train(
     )
     history.settings = config.to_dict()
     return net, history
+
+
+def _recording(net, data, config, on_epoch, history_path, monitor_training) -> Callable[[EpochResult], None]:
+    """An ``on_epoch`` hook that adds the training-data figures and keeps the
+    history file up to date, then calls ``on_epoch``."""
+    so_far = History(settings=config.to_dict())
+    if history_path is not None:
+        so_far.save(history_path)  # an unwritable path fails now, before any training
+
+    def record(result: EpochResult) -> None:
+        if monitor_training:
+            correct, result.train_cost = net._evaluate_arrays(data.train.images, data.train.labels)
+            result.train_accuracy = correct / len(data.train)
+        if history_path is not None:
+            so_far.epochs.append(result)
+            so_far.save(history_path)
+        if on_epoch is not None:
+            on_epoch(result)
+
+    return record

@@ -1,0 +1,344 @@
+"""Pictures of the chapter: the digits, how a run learns, what the hidden
+neurons look for, and what the network gets wrong.
+
+Every function takes nndl's own objects -- image arrays and labels, a
+:class:`~nndl.network.History`, a :class:`~nndl.network.Network` with a
+:class:`~nndl.data.Split` -- and returns a matplotlib ``Figure``.  The
+figures are made without pyplot, so nothing here needs a display or touches
+matplotlib's global state: in a notebook a returned figure shows itself
+(after ``%matplotlib inline``), and :func:`save` writes one to a PNG file.
+Needs the ``plots`` extra (matplotlib).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DataError, require
+
+require("matplotlib", "nndl.plots", "plots")
+
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from .data import Split  # noqa: E402
+from .files import atomic_write, check_folder  # noqa: E402
+from .network import History, Network, sigmoid  # noqa: E402
+
+#: The most images one grid may hold.
+MAX_IMAGES = 400
+#: The most training runs one learning-curve figure may overlay.
+MAX_RUNS = 20
+#: Resolution of saved figures, in dots per inch.
+DPI = 100
+
+
+# -- digits -------------------------------------------------------------------
+
+
+def digits(
+    images: np.ndarray,
+    labels: Sequence[int] | None = None,
+    *,
+    ncols: int = 10,
+    title: str | None = None,
+) -> Figure:
+    """A grid of digits, each with its label above it.
+
+    ``images`` are rows of pixels ``(n, 784)`` (``uint8`` bytes or floats in
+    [0, 1]) or square images ``(n, 28, 28)``; they are drawn dark on light,
+    as the book prints them.  At most :data:`MAX_IMAGES` images.
+    """
+    squares = _squares(images)
+    if labels is not None and len(labels) != len(squares):
+        raise ConfigError(f"got {len(squares)} images but {len(labels)} labels")
+    captions = None if labels is None else [str(int(label)) for label in labels]
+    fig, _ = _grid(squares, captions, ncols=ncols, title=title, cmap="gray_r", norm=Normalize(0, 1))
+    return fig
+
+
+# -- learning curves ------------------------------------------------------------
+
+
+def learning_curves(
+    histories: History | Sequence[History],
+    labels: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Accuracy and cost per epoch of one run or several overlaid.
+
+    Each run gets one colour: a solid line for the evaluation data (the
+    accuracy and the quadratic cost ``C = 1/(2n) sum_x ||y(x) - a||^2`` that
+    :meth:`~nndl.network.Network.SGD` measures after each epoch) and, when
+    the history holds them, a dashed line for the training data.  The
+    legend names each run by the settings in which the runs differ
+    (``labels`` overrides that), so runs with eta 0.5, 3 and 100, or with 30
+    and 100 hidden neurons, read at a glance.
+    """
+    runs = [histories] if isinstance(histories, History) else list(histories)
+    if not 1 <= len(runs) <= MAX_RUNS:
+        raise ConfigError(f"learning curves take 1 to {MAX_RUNS} histories, got {len(runs)}")
+    labels = run_labels([h.settings for h in runs]) if labels is None else list(labels)
+    if len(labels) != len(runs):
+        raise ConfigError(f"got {len(runs)} histories but {len(labels)} labels")
+    if not any(e.accuracy is not None or e.train_accuracy is not None for h in runs for e in h):
+        raise DataError("the histories hold no accuracy or cost to plot: train with evaluation data")
+
+    if len(runs) == 1:  # one run: its settings go in the title, the legend names the data
+        title = title or f"Learning curves: {labels[0]}"
+        labels = [""]
+    fig = _figure(11, 4.6)
+    ax_acc, ax_cost = fig.subplots(1, 2)
+    colors = _colors(len(runs))
+    for h, label, color in zip(runs, labels, colors):
+        evaluated_on = f"{h.settings.get('eval', 'evaluation')} data"
+        for part, style, acc, cost in (
+            (evaluated_on, "-", [e.accuracy for e in h], [e.cost for e in h]),
+            ("training data", "--", [e.train_accuracy for e in h], [e.train_cost for e in h]),
+        ):
+            epochs = [e.epoch for e, a in zip(h, acc) if a is not None]
+            if not epochs:
+                continue
+            name = f"{label}, {part}" if label else part
+            marker = "o" if len(epochs) <= 30 else None
+            kw = dict(color=color, linestyle=style, marker=marker, markersize=4, label=name)
+            ax_acc.plot(epochs, [100 * a for a in acc if a is not None], **kw)
+            ax_cost.plot(epochs, [c for c in cost if c is not None], **kw)
+    ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="correctly classified (%)")
+    ax_cost.set(title="Quadratic cost", xlabel="epoch", ylabel="cost C")
+    for ax in (ax_acc, ax_cost):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    n_entries = len(ax_acc.get_legend_handles_labels()[0])
+    fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside lower center", ncols=min(3, n_entries), frameon=False)
+    fig.suptitle(title or "Learning curves", fontsize="x-large")
+    return fig
+
+
+#: How each training setting reads in a legend.
+_SETTING_NAMES = {
+    "sizes": lambda v: "sizes " + "-".join(map(str, v)) if isinstance(v, list) else f"sizes {v}",
+    "eta": lambda v: f"η = {v:g}" if isinstance(v, (int, float)) else f"η = {v}",
+    "batch_size": lambda v: f"mini-batch {v}",
+    "epochs": lambda v: f"{v} epochs",
+    "seed": lambda v: f"seed {v}",
+    "dtype": lambda v: str(v),
+    "data": lambda v: f"data {Path(v).name}" if v else "bundled MNIST",
+}
+
+
+def run_labels(settings: Sequence[dict]) -> list[str]:
+    """Legend labels for runs with these settings: the settings that differ
+    between them (``"η = 0.5"``, ``"η = 3"`` ...), or for a single run, its
+    network and learning rate."""
+    keys = [k for k in _SETTING_NAMES if len({repr(s.get(k)) for s in settings}) > 1]
+    if not keys:
+        if len(settings) > 1:
+            return [f"run {i + 1}" for i in range(len(settings))]
+        keys = [k for k in ("sizes", "eta", "batch_size") if k in settings[0]]
+    return [", ".join(_SETTING_NAMES[k](s.get(k)) for k in keys) for s in settings]
+
+
+# -- what the network learned ---------------------------------------------------------
+
+
+def weights(net: Network, *, count: int | None = None, ncols: int = 10, title: str | None = None) -> Figure:
+    """Each hidden neuron's incoming weights ``w^2_{jk}`` drawn as an image.
+
+    Pixel ``k`` of neuron ``j``'s picture is the weight from input pixel
+    ``k`` to hidden neuron ``j``: red where a dark pixel raises the neuron's
+    weighted input ``z_j``, blue where it lowers it, white at 0, one colour
+    scale for all neurons.  Shows the first ``count`` neurons of the first
+    hidden layer (all of them, up to :data:`MAX_IMAGES`, by default).
+    """
+    if net.num_layers < 3:
+        raise ConfigError(f"the network has no hidden layer (sizes {net.sizes}), so no hidden neurons to draw")
+    w = net.weights[0]
+    count = min(len(w), MAX_IMAGES) if count is None else _check_count(count, "count")
+    shown = _squares(w[:count], what="the weights into each hidden neuron")
+    # one symmetric scale, set by the bulk of the weights rather than a rare extreme
+    vmax = float(np.percentile(np.abs(shown), 99.5)) or 1.0
+    captions = [f"neuron {j}" for j in range(len(shown))]
+    name = f"Incoming weights of {'the' if count >= len(w) else f'the first {len(shown)} of'} {len(w)} hidden neurons"
+    fig, image = _grid(shown, captions, ncols=ncols, title=title or name, cmap="RdBu_r", norm=Normalize(-vmax, vmax))
+    fig.colorbar(image, ax=fig.axes, shrink=0.6, label="weight", extend="both")
+    return fig
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """Counts ``M[i, j]`` of examples with true class ``i`` predicted as ``j``."""
+    labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
+    if labels.shape != predicted.shape or labels.ndim != 1:
+        raise ConfigError(
+            f"labels and predictions must be two lists of one length, got {labels.shape} and {predicted.shape}"
+        )
+    n = int(max(labels.max(initial=-1), predicted.max(initial=-1)) + 1) if n_classes is None else n_classes
+    return np.bincount(labels * n + predicted, minlength=n * n).reshape(n, n)
+
+
+def confusion(net: Network, data: Split, *, title: str | None = None) -> Figure:
+    """The confusion matrix of ``net`` on ``data``, every count written in
+    its cell: row = the true digit, column = the network's answer, so the
+    diagonal holds the correct answers and everything else the mistakes."""
+    predicted = net.predict(data.images)
+    counts = confusion_matrix(data.labels, predicted, max(net.sizes[-1], int(data.labels.max()) + 1))
+    n = len(counts)
+    correct = int(np.trace(counts))
+    size = min(2.5 + 0.6 * n, 14)
+    fig = _figure(size + 1.2, size)
+    ax = fig.subplots()
+    # colour on a square-root scale so the few mistakes show beside a full diagonal
+    from matplotlib.colors import PowerNorm
+
+    image = ax.imshow(counts, cmap="Blues", norm=PowerNorm(0.5, vmin=0, vmax=max(1, counts.max())))
+    if n <= 30:
+        threshold = 0.45 * counts.max()
+        fontsize = 10 if n <= 12 else 7
+        for (i, j), c in np.ndenumerate(counts):
+            color = "white" if c > threshold else ("black" if c else "0.6")
+            ax.text(j, i, str(c), ha="center", va="center", color=color, fontsize=fontsize)
+    ticks = np.arange(n) if n <= 30 else MaxNLocator(integer=True).tick_values(0, n - 1)
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.set(xlabel="predicted digit", ylabel="true digit")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="examples")
+    ax.set_title(
+        title or f"Confusion matrix: {correct:,} / {len(predicted):,} correct ({100 * correct / len(predicted):.2f} %)"
+    )
+    return fig
+
+
+def mistakes(net: Network, data: Split, *, count: int = 20, ncols: int = 10, title: str | None = None) -> Figure:
+    """The ``count`` mistakes the network makes most confidently on ``data``.
+
+    Confidence is the activation ``a^L_j`` of the output neuron the network
+    picked: how sure it was of the wrong answer.  Each image is captioned
+    with its true label and the network's answer.
+    """
+    count = _check_count(count, "count")
+    scores = net.scores(data.images)
+    predicted = scores.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != data.labels)
+    confidence = scores[wrong, predicted[wrong]]
+    worst = wrong[np.argsort(-confidence, kind="stable")][:count]
+    name = title or f"The {len(worst)} most confident of {len(wrong):,} mistakes on {len(data):,} images "
+    name += "\n(ranked by the activation of the output neuron it picked)"
+    if len(worst) == 0:
+        fig = _figure(6, 2)
+        fig.suptitle(title or f"No mistakes on {len(data):,} images")
+        return fig
+    captions = [f"true {data.labels[i]}\npredicted {predicted[i]}" for i in worst]
+    fig, _ = _grid(
+        _squares(data.images[worst]),
+        captions,
+        ncols=ncols,
+        title=name,
+        cmap="gray_r",
+        norm=Normalize(0, 1),
+        caption_lines=2,
+    )
+    return fig
+
+
+# -- from the chapter's start -----------------------------------------------------
+
+
+def step_vs_sigmoid(z_range: float = 6.0) -> Figure:
+    """The perceptron's step function beside the sigmoid ``sigma(z) = 1/(1+e^{-z})``.
+
+    Both take the weighted input ``z = w . x + b``; the sigmoid is a
+    smoothed step, so small changes in weights and bias make small changes
+    in the output -- what makes learning by gradient descent possible.
+    """
+    z = np.linspace(-z_range, z_range, 601)
+    fig = _figure(7, 4)
+    ax = fig.subplots()
+    ax.plot(z, (z > 0).astype(float), label="step (perceptron): 1 if z > 0 else 0", linewidth=2, color="0.4")
+    ax.plot(z, sigmoid(z), label="sigmoid: 1 / (1 + exp(-z))", linewidth=2, color="C0")
+    ax.set(xlabel="weighted input z = w · x + b", ylabel="output", title="From step to sigmoid")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    return fig
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+def save(fig: Figure, path: str | os.PathLike) -> Path:
+    """Write ``fig`` to the PNG file ``path``, atomically; returns the path."""
+    return atomic_write(check_png(path), lambda f: fig.savefig(f, format="png", dpi=DPI))
+
+
+def check_png(path: str | os.PathLike) -> Path:
+    """``path`` if a PNG can be written there: it ends in ``.png`` and its folder exists."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"the output must be a .png file, got {path}")
+    check_folder(path)
+    return path
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _colors(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i) for i in range(n)]
+
+
+def _check_count(count: int, name: str) -> int:
+    if not (isinstance(count, (int, np.integer)) and 1 <= count <= MAX_IMAGES):
+        raise ConfigError(f"{name} must be an integer from 1 to {MAX_IMAGES}, got {count!r}")
+    return int(count)
+
+
+def _squares(images: np.ndarray, what: str = "images") -> np.ndarray:
+    """Images as floats in [0, 1] of shape ``(n, side, side)``."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        side = math.isqrt(images.shape[1])
+        if side * side != images.shape[1]:
+            raise DataError(f"{what} have {images.shape[1]} pixels, not a square number, so they cannot be drawn")
+        images = images.reshape(len(images), side, side)
+    if images.ndim != 3:
+        raise DataError(f"{what} must have shape (n, pixels) or (n, rows, cols), got {images.shape}")
+    if not 1 <= len(images) <= MAX_IMAGES:
+        raise ConfigError(f"can draw 1 to {MAX_IMAGES} images at once, got {len(images)}")
+    return images / 256 if images.dtype == np.uint8 else images.astype(np.float64)
+
+
+def _grid(images, captions, *, ncols: int, title: str | None, cmap: str, norm, caption_lines: int = 1):
+    """``images`` in rows of ``ncols``, each captioned; returns the figure and
+    the last image drawn (for a colour bar)."""
+    if not (isinstance(ncols, (int, np.integer)) and 1 <= ncols <= 50):
+        raise ConfigError(f"ncols must be an integer from 1 to 50, got {ncols!r}")
+    n = len(images)
+    ncols = min(int(ncols), n)
+    nrows = -(-n // ncols)
+    cell = 1.2
+    caption = 0.0 if captions is None else 0.2 * caption_lines
+    fig = _figure(max(cell * ncols, 4.5), (cell + caption) * nrows + (0.5 if title else 0))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    image = None
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < n:
+            image = ax.imshow(images[k], cmap=cmap, norm=norm, interpolation="nearest")
+            if captions is not None:
+                ax.set_title(captions[k], fontsize=9, pad=3)
+    if title:
+        fig.suptitle(title, fontsize="large")
+    return fig, image
