@@ -88,6 +88,9 @@ def test_run_labels_name_what_differs():
     assert plots.run_labels([base, {**base, "sizes": [784, 100, 10]}]) == ["sizes 784-30-10", "sizes 784-100-10"]
     assert plots.run_labels([base]) == ["sizes 784-30-10, η = 3, mini-batch 10"]
     assert plots.run_labels([base, base]) == ["run 1", "run 2"]
+    assert plots.run_labels([{}]) == [""]
+    fig = plots.learning_curves(History([EpochResult(0, 1.0, 1, 2, 0.5, 0.1)]))
+    assert fig.get_suptitle() == "Learning curves" and fig.legends[0].texts[0].get_text() == "evaluation data"
 
 
 def test_weights_draws_each_hidden_neurons_incoming_weights(model):

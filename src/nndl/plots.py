@@ -92,7 +92,7 @@ def learning_curves(
         raise DataError("the histories hold no accuracy or cost to plot: train with evaluation data")
 
     if len(runs) == 1:  # one run: its settings go in the title, the legend names the data
-        title = title or f"Learning curves: {labels[0]}"
+        title = title or ("Learning curves: " + labels[0] if labels[0] else "Learning curves")
         labels = [""]
     fig = _figure(11, 4.6)
     ax_acc, ax_cost = fig.subplots(1, 2)
