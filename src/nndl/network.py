@@ -311,7 +311,7 @@ class Network:
         The order is a fresh permutation drawn from the network's generator.
         Raises :class:`DivergedError` if the parameters stop being finite.
         """
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         n = len(inputs)
         order = self.rng.permutation(n)
