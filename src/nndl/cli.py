@@ -43,7 +43,12 @@ def add_train(sub) -> None:
     )
     p.add_argument("--epochs", type=int, default=10, help="passes over the training data (default: 10)")
     p.add_argument("--batch-size", type=int, default=10, metavar="M", help="mini-batch size (default: 10)")
-    p.add_argument("--eta", type=float, default=3.0, help="learning rate (default: 3.0)")
+    p.add_argument(
+        "--eta",
+        type=float,
+        help="learning rate, the book's eta (default: 3.0; with --engine pytensor 6.0, "
+        "which is the notes' 3/m on the summed cost)",
+    )
     p.add_argument(
         "--seed", type=int, default=0, help="random seed for the initial weights and the shuffles (default: 0)"
     )
@@ -60,7 +65,18 @@ def add_train(sub) -> None:
         help="data to evaluate on after each epoch (default: test)",
     )
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    _add_engine(p)
     p.set_defaults(run=run_train)
+
+
+def _add_engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["numpy", "pytensor"],
+        default="numpy",
+        help="numpy: the book's backpropagation; pytensor: the notes' symbolic model, "
+        "needs the pytensor extra (default: numpy)",
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -75,8 +91,9 @@ def run_train(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         eval=args.eval,
         data=args.data,
+        engine=args.engine,
     ).validate()
-    net, history = train(config, progress=None, log=lambda line: print(line, flush=True))
+    net, history = train(config, progress=None, log=lambda line: print(line, flush=True), status=_say)
     if args.save:
         _say(f"Saved the model to {net.save(args.save, history.settings)}")
     return 0
@@ -92,6 +109,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("--data", metavar="PATH", help="data set to score on (default: bundled MNIST)")
     p.add_argument("--eval", choices=["test", "validation"], default="test", help="which part (default: test)")
+    _add_engine(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -103,6 +121,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     net = Network.load(args.model)
     data = load(args.data)
     TrainConfig(sizes=tuple(net.sizes)).check_data(data)
+    if args.engine == "pytensor":
+        from .symbolic import SymbolicNetwork
+
+        net = SymbolicNetwork.from_network(net)
+        _say(f"Compiled the PyTensor model in {net.compile_seconds:.2f} s")
     split = data[args.eval]
     correct = net.evaluate(split)
     print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
