@@ -27,20 +27,22 @@ The notes' learning rate ``3/m`` (``3/10`` for mini-batches of 10) is the
 book's ``eta = 6``.  Everything here that takes an ``eta`` means the book's
 eta, so both engines of ``nndl train`` read ``--eta`` the same way.
 
-PyTensor compiles a function the first time it is called and keeps the
-result in its cache on disk (``~/.pytensor``): the first run on a machine
-pays some seconds, later runs load it.
+PyTensor's backend (Numba) turns a compiled function into machine code the
+first time it is called, and keeps that in its cache on disk
+(``~/.pytensor``): the first run on a machine pays some seconds, later runs
+load it.
 
 Needs the ``pytensor`` extra: ``pip install "nndl[pytensor]"``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -281,21 +283,24 @@ class SymbolicNetwork(Network):
         self.model.set_parameters(self.weights, self.biases)
         return self.model.predict(np.asarray(a, dtype=self.dtype))
 
+    @contextlib.contextmanager
+    def _compiled_train(self, eta: float) -> Iterator[Callable]:
+        """The compiled ``train``, with this network's parameters and ``eta``
+        copied in, and the trained parameters copied back afterwards."""
+        self.model.set_parameters(self.weights, self.biases)
+        self.model.eta.set_value(np.asarray(eta, dtype=self.dtype))
+        yield self.model.train
+        self.weights, self.biases = self.model.get_parameters()
+
     def _train_batches(self, inputs, targets, order, mini_batch_size, eta, first, last) -> None:
-        model = self.model
-        model.set_parameters(self.weights, self.biases)
-        model.eta.set_value(np.asarray(eta, dtype=self.dtype))
-        for k in range(first, last):
-            idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-            model.train(_as_float(inputs[idx], self.dtype).T, targets[idx].T)
-        self.weights, self.biases = model.get_parameters()
+        with self._compiled_train(eta) as train:
+            for k in range(first, last):
+                idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
+                train(_as_float(inputs[idx], self.dtype).T, targets[idx].T)
 
     def _step(self, x: np.ndarray, y: np.ndarray, eta: float) -> None:
-        model = self.model
-        model.set_parameters(self.weights, self.biases)
-        model.eta.set_value(np.asarray(eta, dtype=self.dtype))
-        model.train(x, y)
-        self.weights, self.biases = model.get_parameters()
+        with self._compiled_train(eta) as train:
+            train(x, y)
 
 
 __all__ = ["MLP", "CompiledMLP", "Layer", "SymbolicNetwork", "compile_sgd", "gradient_updates", "notes_model"]
