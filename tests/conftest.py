@@ -52,3 +52,11 @@ def idx_folder(tmp_path, tiny_arrays):
     write_idx(folder / "t10k-images-idx3-ubyte", a["test_images"])
     write_idx(folder / "t10k-labels-idx1-ubyte", a["test_labels"], compress=True)
     return folder
+
+
+@pytest.fixture
+def tiny_npz(tmp_path, tiny_arrays):
+    """``tiny_arrays`` as an ``.npz`` file."""
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **tiny_arrays)
+    return path

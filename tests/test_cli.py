@@ -22,13 +22,6 @@ def epoch_lines(out: str) -> list[tuple[int, int, int]]:
     return [tuple(map(int, m)) for m in re.findall(r"^Epoch (\d+): (\d+) / (\d+) \(", out, re.M)]
 
 
-@pytest.fixture
-def tiny_npz(tmp_path, tiny_arrays):
-    path = tmp_path / "tiny.npz"
-    np.savez(path, **tiny_arrays)
-    return path
-
-
 def test_default_train_is_the_notebooks_run():
     """No flags: [784, 30, 10], 10 epochs, mini-batch 10, eta 3.0 on bundled MNIST."""
     r = nndl("train")

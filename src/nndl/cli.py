@@ -43,7 +43,12 @@ def add_train(sub) -> None:
     )
     p.add_argument("--epochs", type=int, default=10, help="passes over the training data (default: 10)")
     p.add_argument("--batch-size", type=int, default=10, metavar="M", help="mini-batch size (default: 10)")
-    p.add_argument("--eta", type=float, default=3.0, help="learning rate (default: 3.0)")
+    p.add_argument(
+        "--eta",
+        type=float,
+        help="learning rate, the book's eta (default: 3.0; with --engine pytensor 6.0, "
+        "which is the notes' 3/m on the summed cost)",
+    )
     p.add_argument(
         "--seed", type=int, default=0, help="random seed for the initial weights and the shuffles (default: 0)"
     )
@@ -69,7 +74,18 @@ def add_train(sub) -> None:
         action="store_true",
         help="also measure accuracy and cost on the training data after every epoch (slower)",
     )
+    _add_engine(p)
     p.set_defaults(run=run_train)
+
+
+def _add_engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["numpy", "pytensor"],
+        default="numpy",
+        help="numpy: the book's backpropagation; pytensor: the notes' symbolic model, "
+        "needs the pytensor extra (default: numpy)",
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -84,6 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         eval=args.eval,
         data=args.data,
+        engine=args.engine,
     ).validate()
     from .files import check_folder
 
@@ -100,6 +117,7 @@ def run_train(args: argparse.Namespace) -> int:
         log=lambda line: print(line, flush=True),
         history_path=args.history,
         monitor_training=args.monitor_training,
+        status=_say,
     )
     if args.save:
         _say(f"Saved the model to {net.save(args.save, history.settings)}")
@@ -120,6 +138,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("--data", metavar="PATH", help="data set to score on (default: bundled MNIST)")
     p.add_argument("--eval", choices=["test", "validation"], default="test", help="which part (default: test)")
+    _add_engine(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -139,6 +158,11 @@ def _model_and_data(args: argparse.Namespace):
     net = Network.load(args.model)
     data = load(args.data)
     TrainConfig(sizes=tuple(net.sizes)).check_data(data)
+    if getattr(args, "engine", "numpy") == "pytensor":
+        from .symbolic import SymbolicNetwork
+
+        net = SymbolicNetwork.from_network(net)
+        _say(f"Compiled the PyTensor model in {net.compile_seconds:.2f} s")
     return net, data[args.eval]
 
 
