@@ -2,18 +2,23 @@
 
 :class:`TrainConfig` holds what ``nndl train`` takes as flags; its defaults
 are the notebook's run (``[784, 30, 10]``, 10 epochs, mini-batch 10,
-eta 3.0).  :func:`train` loads the data, builds the network and runs SGD.
+eta 3.0).  :func:`train` loads the data, builds the network and runs SGD;
+given a ``checkpoint`` path it saves the run there after every epoch and
+when interrupted, and :func:`resume` goes on from such a checkpoint.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from .data import Dataset, load
-from .errors import ConfigError
-from .network import EpochResult, History, Network
+from .errors import ConfigError, DataError
+from .network import EpochResult, History, Network, Position
 
 #: Upper bounds on what a user may ask for.
 MAX_EPOCHS = 100_000
@@ -69,6 +74,20 @@ class TrainConfig:
         extra = d.pop("extra")
         return {**d, **extra}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """The config :meth:`to_dict` wrote, checked; keys it does not know
+        go to ``extra``."""
+        names = {f.name for f in fields(cls)} - {"extra"}
+        sizes = d.get("sizes", cls.sizes)
+        if not (isinstance(sizes, (list, tuple)) and all(isinstance(n, int) for n in sizes)):
+            raise ConfigError(f"sizes must be a list of integers, got {str(sizes)[:60]}")
+        if not isinstance(d.get("data"), (str, type(None))):
+            raise ConfigError(f"data must be a path or null, got {str(d['data'])[:60]}")
+        known = {k: v for k, v in d.items() if k in names}
+        config = cls(**{**known, "sizes": tuple(sizes)}, extra={k: v for k, v in d.items() if k not in names})
+        return config.validate()
+
 
 def train(
     config: TrainConfig = TrainConfig(),
@@ -77,14 +96,66 @@ def train(
     progress: bool | None = False,
     log: Callable[[str], None] | None = print,
     on_epoch: Callable[[EpochResult], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> tuple[Network, History]:
     """Run the training ``config`` describes and return the trained
-    network and its history (whose ``settings`` are ``config``'s)."""
+    network and its history (whose ``settings`` are ``config``'s).
+
+    With a ``checkpoint`` path (which must not exist yet: an earlier run's
+    checkpoint is never overwritten) the run is saved there after every
+    epoch; SIGINT or SIGTERM then stop it after the current few mini-batches,
+    save it, and raise :class:`~nndl.network.Interrupted`.  :func:`resume`
+    goes on from the checkpoint.
+    """
     config.validate()
     data = load(config.data) if data is None else data
     net = Network(config.sizes, seed=config.seed, dtype=config.dtype)
     config.check_data(data)
-    history = net.SGD(
+    if checkpoint is not None and Path(checkpoint).exists():
+        raise ConfigError(
+            f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) or remove it to start afresh"
+        )
+    return _run(net, config, data, History(), Position(), progress, log, on_epoch, checkpoint)
+
+
+def resume(
+    path: str | os.PathLike,
+    *,
+    data: Dataset | str | os.PathLike | None = None,
+    progress: bool | None = False,
+    log: Callable[[str], None] | None = print,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+) -> tuple[Network, History]:
+    """Go on with the run saved in the checkpoint at ``path`` until its
+    planned number of epochs, with its own settings.
+
+    The result is bit for bit what the uninterrupted run would have given.
+    ``data`` (a Dataset or a path; default: the checkpoint's data) must be
+    the very data the run started on.  The run goes on saving to
+    ``checkpoint`` (default: ``path`` itself).
+    """
+    from .checkpoint import fingerprint, load_checkpoint
+
+    saved = load_checkpoint(path)
+    config = saved.config
+    if not isinstance(data, Dataset):
+        data = load(config.data if data is None else data)
+    config.check_data(data)
+    if fingerprint(data) != saved.fingerprint:
+        raise DataError(f"{data.name} is not the data the run in {path} was trained on")
+    if checkpoint is None:
+        checkpoint = path
+    elif Path(checkpoint).exists() and Path(checkpoint).resolve() != Path(path).resolve():
+        raise ConfigError(f"checkpoint {checkpoint} already exists; choose another path or remove it")
+    return _run(saved.network, config, data, saved.history, saved.position, progress, log, on_epoch, checkpoint)
+
+
+def _run(net, config, data, history, start, progress, log, on_epoch, checkpoint) -> tuple[Network, History]:
+    """SGD from ``start`` to ``config.epochs``, saving checkpoints if asked."""
+    history.settings = config.to_dict()
+    sgd = functools.partial(
+        net.SGD,
         data.train,
         config.epochs,
         config.batch_size,
@@ -92,7 +163,14 @@ def train(
         test_data=data[config.eval],
         progress=progress,
         log=log,
-        on_epoch=on_epoch,
+        history=history,
+        start=start,
     )
-    history.settings = config.to_dict()
+    if checkpoint is None:
+        sgd(on_epoch=on_epoch)
+    else:
+        from .checkpoint import Checkpointer
+
+        with Checkpointer(checkpoint, net, config, history, data) as saver:
+            sgd(on_epoch=saver.after(on_epoch), stop=saver.stop)
     return net, history
