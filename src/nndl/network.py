@@ -258,7 +258,7 @@ class Network:
                 log(result.line())
             if on_epoch is not None:
                 on_epoch(result)
-            if stop is not None and stop() and j + 1 < epochs:
+            if stop is not None and j + 1 < epochs and stop():
                 raise Interrupted(Position(j + 1), history)
         return history
 
