@@ -108,7 +108,7 @@ def open_stream(path: str | os.PathLike) -> Iterator[IO[bytes]]:
             with gzip.GzipFile(fileobj=raw) as unzipped:
                 yield unzipped
         except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path} is not a readable gzip file ({_one_line(e)})") from None
+            raise DataError(f"{path} is not a readable gzip file ({one_line(e)})") from None
 
 
 def read_bytes(path: str | os.PathLike, limit: int | None = None) -> bytes:
@@ -160,7 +160,7 @@ def open_npz(path: str | os.PathLike, limit: int | None = None) -> Iterator[NpzR
             zf = zipfile.ZipFile(raw)
             members = len(zf.infolist())
         except _BROKEN as e:
-            raise DataError(f"{path} is not a valid .npz file ({_one_line(e)})") from None
+            raise DataError(f"{path} is not a valid .npz file ({one_line(e)})") from None
         with zf:
             if members > MAX_MEMBERS:
                 raise DataError(f"{path} holds {members:,} members; at most {MAX_MEMBERS:,} are allowed")
@@ -201,7 +201,8 @@ _BROKEN = (
 )
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters."""
     return " ".join(str(e).split())[:200]
 
 
@@ -249,7 +250,7 @@ class NpzReader:
                     raise DataError(f"{where} claims shape {shape} of {dtype}: more than {limit:,} bytes")
                 data = read_capped(member, needed, where, exact=True)
         except _BROKEN as e:
-            raise DataError(f"{where} is unreadable ({_one_line(e)})") from None
+            raise DataError(f"{where} is unreadable ({one_line(e)})") from None
         array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
         return array.astype(dtype.newbyteorder("="), copy=False)
 
@@ -279,4 +280,4 @@ class NpzReader:
         try:
             return json.loads(self.text(key, limit))
         except (ValueError, RecursionError) as e:
-            raise DataError(f"{self.path}: {key} is not valid JSON ({_one_line(e)})") from None
+            raise DataError(f"{self.path}: {key} is not valid JSON ({one_line(e)})") from None
