@@ -134,7 +134,7 @@ def test_a_full_disk_is_one_clear_error(tmp_path):
         atomic_write(target, disk_full)
     assert target.read_bytes() == b"old" and temporary_files(tmp_path) == []
     (tmp_path / "folder.npz").mkdir()
-    with pytest.raises(DataError, match="cannot write .*folder.npz: Is a directory"):
+    with pytest.raises(DataError, match="cannot write .*folder.npz: it is a folder"):
         atomic_write(tmp_path / "folder.npz", lambda f: f.write(b"x"))
     assert temporary_files(tmp_path) == []
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from .data import Dataset
 from .errors import DataError, NNDLError
-from .files import check_writable, open_npz, write_npz
+from .files import check_folder, open_npz, write_npz
 from .network import EpochResult, History, Interrupted, Network, Position
 from .train import TrainConfig
 
@@ -134,7 +134,8 @@ class Checkpointer:
     def __init__(
         self, path: str | os.PathLike, network: Network, config: TrainConfig, history: History, data: Dataset
     ) -> None:
-        self.path = check_writable(path)
+        check_folder(path)
+        self.path = Path(path)
         self.network, self.config, self.history = network, config, history
         self.fingerprint = fingerprint(data)
         self.signum: int | None = None

@@ -72,11 +72,11 @@ SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval"}
 
 def run_train(args: argparse.Namespace) -> int:
     from .errors import ConfigError
-    from .files import check_writable
+    from .files import check_folder
     from .train import TrainConfig, resume, train
 
     if args.save:
-        check_writable(args.save)
+        check_folder(args.save)
     given = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     log = lambda line: print(line, flush=True)  # noqa: E731
     if args.resume:

@@ -52,9 +52,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     atomic; it is flushed and fsynced first, and removed if ``write`` fails.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(f"cannot write {path}: folder {folder} does not exist")
+    folder = check_folder(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as e:
@@ -80,16 +78,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     return path
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Check, before any work is done, that ``path`` can be written: its
-    folder exists and it is not itself a folder."""
+def check_folder(path: str | os.PathLike) -> Path:
+    """The folder ``path`` would be written into; a :class:`DataError` if it
+    does not exist or ``path`` itself is a folder."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(f"cannot write {path}: folder {folder} does not exist")
     if path.is_dir():
         raise DataError(f"cannot write {path}: it is a folder")
-    return path
+    return folder
 
 
 @contextlib.contextmanager
