@@ -362,10 +362,15 @@ def test_gzip_bombs_stop_at_the_global_cap(tmp_path, monkeypatch):
 
 
 def test_special_files_are_refused(tmp_path):
+    """A device never ends and a FIFO blocks: neither is read."""
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
     with pytest.raises(DataError, match="not a regular file"):
-        read_idx("/dev/zero")
-    with pytest.raises(DataError, match="not a regular file"):
-        Network.load("/dev/zero")
+        load(fifo)
+    for path in ("/dev/zero", fifo):
+        for read in (read_idx, Network.load, load_checkpoint):
+            with pytest.raises(DataError, match="not a regular file"):
+                read(path)
 
 
 # -- the command line: broken data is one line and exit 2 --------------------------

@@ -167,8 +167,11 @@ def open_npz(path: str | os.PathLike, limit: int | None = None) -> Iterator[NpzR
 
 @contextlib.contextmanager
 def _open_regular(path: Path) -> Iterator[IO[bytes]]:
-    """Open ``path`` for reading; refuse what is missing or not a regular file."""
+    """Open ``path`` for reading; refuse what is missing or not a regular file
+    (a FIFO would block, a device never end)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
+            raise DataError(f"{path} is not a regular file")
         raw = open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"no such file: {path}") from None
