@@ -3,7 +3,9 @@ eta = 100 does not, and no write ever leaves a broken file behind."""
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import subprocess
 import sys
 import warnings
@@ -179,3 +181,17 @@ def test_save_to_a_missing_folder_fails_before_training(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert status == 2 and out == ""  # no epoch was trained
     assert err == f"nndl train: error: cannot write {tmp_path}/nope/m.npz: folder {tmp_path}/nope does not exist\n"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """A new file gets 0666 less the umask, as open() would give it; a
+    rewritten file keeps its own."""
+    umask = os.umask(0o027)
+    try:
+        new = atomic_write(tmp_path / "new.npz", lambda f: f.write(b"x"))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640
+        os.chmod(new, 0o604)
+        atomic_write(new, lambda f: f.write(b"y"))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o604 and new.read_bytes() == b"y"
+    finally:
+        os.umask(umask)

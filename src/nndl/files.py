@@ -58,6 +58,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     except OSError as e:
         raise DataError(f"cannot write {path}: {e.strerror}") from None
     try:
+        os.fchmod(fd, _mode(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -76,6 +77,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         finally:
             os.close(dir_fd)
     return path
+
+
+def _mode(path: Path) -> int:
+    """The permissions a rewritten file keeps, or a new file gets from the
+    umask (a temporary file starts private, 0600)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = 0o022
+    with contextlib.suppress(OSError, ValueError):  # read, not set: os.umask would race other threads
+        status = Path("/proc/self/status").read_text()
+        umask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    return 0o666 & ~umask
 
 
 def check_folder(path: str | os.PathLike) -> Path:
