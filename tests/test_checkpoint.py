@@ -106,6 +106,22 @@ def test_an_existing_checkpoint_is_never_started_over(tmp_path, small):
     assert path.read_bytes() == b"an earlier run"
 
 
+def test_resume_with_the_data_moved(tmp_path, small, monkeypatch):
+    first, moved = write_npz(tmp_path / "a.npz", small), tmp_path / "b.npz"
+    path = tmp_path / "run.npz"
+    config = TrainConfig(sizes=(784, 8, 10), epochs=2, data=str(first))
+    reference, _ = train(config, data=small, log=None)
+    stop_on_check(monkeypatch, 4)  # inside epoch 1
+    with pytest.raises(Interrupted):
+        train(config, log=None, checkpoint=path)
+    monkeypatch.undo()
+    first.rename(moved)
+    with pytest.raises(DataError, match=f"no such file or folder: {first}"):
+        resume(path, log=None)
+    net, history = resume(path, data=moved, log=None)
+    assert same_parameters(net, reference) and history.settings["data"] == str(moved)
+
+
 def test_resume_refuses_other_data(tmp_path, small, mnist):
     path = tmp_path / "run.npz"
     train(TrainConfig(sizes=(784, 8, 10), epochs=1), data=small, log=None, checkpoint=path)

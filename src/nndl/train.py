@@ -13,7 +13,7 @@ import functools
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .data import Dataset, load
@@ -139,8 +139,10 @@ def resume(
 
     saved = load_checkpoint(path)
     config = saved.config
+    if isinstance(data, (str, os.PathLike)):  # the same data, moved: the settings follow it
+        config = replace(config, data=str(data))
     if not isinstance(data, Dataset):
-        data = load(config.data if data is None else data)
+        data = load(config.data)
     config.check_data(data)
     if fingerprint(data) != saved.fingerprint:
         raise DataError(f"{data.name} is not the data the run in {path} was trained on")
