@@ -3,12 +3,17 @@ bit where the uninterrupted run ends; broken checkpoints are refused."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
+import pty
+import select
 import signal
+import struct
 import subprocess
 import sys
-import time
+import termios
 import zipfile
 
 import numpy as np
@@ -134,9 +139,8 @@ def test_resume_refuses_other_data(tmp_path, small, mnist):
 
 @pytest.fixture(scope="module")
 def long_run(mnist, tmp_path_factory):
-    """12,000 images, mini-batch 10: 1,200 mini-batches an epoch (over half a
-    second), long enough that a signal sent a quarter of a second after
-    epoch 0's line arrives inside epoch 1."""
+    """12,000 images, mini-batch 10: 1,200 mini-batches an epoch, 12 groups
+    of 100 between which a stop is checked."""
     data = subset(mnist, 12_000, 500)
     path = write_npz(tmp_path_factory.mktemp("long") / "long.npz", data)
     args = ["--data", str(path), "--sizes", "784", "30", "10", "--epochs", "2", "--seed", "3"]
@@ -145,28 +149,59 @@ def long_run(mnist, tmp_path_factory):
     return args, reference, history
 
 
-def interrupt(args: list[str], sig: int, delay: float = 0.0) -> tuple[subprocess.Popen, str, str]:
-    """Start ``nndl train``; send ``sig`` ``delay`` seconds after the first
-    epoch line appears (0: while the run is between epochs 0 and 1)."""
+def interrupt(args: list[str], sig: int) -> tuple[subprocess.Popen, str, str]:
+    """Start ``nndl train``; send ``sig`` when the first epoch line appears,
+    while the run is between epochs 0 and 1."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "nndl", "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     first = proc.stdout.readline()
     assert first.startswith("Epoch 0: "), first
-    time.sleep(delay)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     return proc, first + out, err
+
+
+def interrupt_inside_epoch_1(args: list[str], sig: int) -> tuple[subprocess.Popen, str]:
+    """Start ``nndl train`` with its stderr on a terminal, so that it draws
+    its progress bar; send ``sig`` as soon as epoch 1's bar appears.  The run
+    is then past the check between epochs, and has all of epoch 1 to go:
+    the signal lands inside it however fast or slow the machine is."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # rows, columns for the bar
+    proc = subprocess.Popen([sys.executable, "-m", "nndl", "train", *args], stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while b"Epoch 1:" not in seen:
+        ready, _, _ = select.select([leader], [], [], 120)
+        assert ready, seen
+        seen += os.read(leader, 1 << 16)
+    proc.send_signal(sig)
+    while True:
+        try:
+            chunk = os.read(leader, 1 << 16)
+        except OSError:  # the terminal closes with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=120)
+    os.close(leader)
+    return proc, seen.decode(errors="replace")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path, long_run, sig):
     args, reference, history = long_run
     ckpt, model = tmp_path / "run.ckpt.npz", tmp_path / "model.npz"
-    proc, out, err = interrupt([*args, "--checkpoint", str(ckpt), "--save", str(model)], sig, delay=0.25)
+    proc, err = interrupt_inside_epoch_1([*args, "--checkpoint", str(ckpt), "--save", str(model)], sig)
     assert proc.returncode == 128 + sig, err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"by {signal.Signals(sig).name}; the run is saved in {ckpt}; go on with: nndl train --resume {ckpt}" in err
+    last = err.replace("\r", "\n").strip().splitlines()[-1]  # after the progress bar's redraws
+    assert last == (
+        f"nndl train: interrupted in epoch 1 before mini-batch {load_checkpoint(ckpt).position.batch} "
+        f"by {signal.Signals(sig).name}; the run is saved in {ckpt}; go on with: nndl train --resume {ckpt}"
+    )
+    assert "Traceback" not in err
     assert not model.exists()  # an unfinished run is not a model
     saved = load_checkpoint(ckpt)
     assert saved.position.epoch == 1 and saved.position.order is not None  # stopped inside epoch 1
