@@ -15,13 +15,14 @@ import subprocess
 import sys
 import termios
 import zipfile
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
-from nndl import DataError, Dataset, Network, Split, TrainConfig, train
+from nndl import DataError, Dataset, History, Network, Split, TrainConfig, train
 from nndl.checkpoint import Checkpointer, load_checkpoint
-from nndl.network import Interrupted
+from nndl.network import EpochResult, Interrupted
 from nndl.train import resume
 
 
@@ -345,8 +346,35 @@ def test_checkpoints_with_bad_settings_are_refused(good_checkpoint, settings, me
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize("seconds", [10**400, float("nan"), True, "1"])
+def test_history_records_must_hold_plain_numbers(good_checkpoint, seconds):
+    record = asdict(EpochResult(0, seconds=0.5, correct=1, total=2, accuracy=0.5, cost=0.1))
+    history = json.dumps([{**record, "seconds": seconds}])
+    doctor(good_checkpoint, epoch=np.array(1), history=np.array(history))
+    with pytest.raises(DataError, match="its history's record of epoch 0 is malformed"):
+        load_checkpoint(good_checkpoint)
+    doctor(good_checkpoint, history=np.array(json.dumps([record])))
+    assert load_checkpoint(good_checkpoint).history[0].correct == 1
+
+
 def test_a_doctored_checkpoint_is_one_line_and_exit_2(good_checkpoint):
     doctor(good_checkpoint, order=np.arange(2_500)[::-1].copy(), batch=np.array(999))
     r = nndl("train", "--resume", str(good_checkpoint))
     assert r.returncode == 2 and "batch must be an integer from 1 to 249, got 999" in r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_signals_ask_to_stop_once_then_stop_at_once(small, tmp_path):
+    """Inside a Checkpointer the first SIGINT or SIGTERM only raises the flag;
+    a second one interrupts at once; on the way out Ctrl-C is Ctrl-C again."""
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    net = Network([784, 4, 10], seed=0)
+    saver = Checkpointer(tmp_path / "run.npz", net, TrainConfig(sizes=(784, 4, 10)), History(), small)
+    with pytest.raises(KeyboardInterrupt):
+        with saver:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert saver.stop() and saver.signum == signal.SIGTERM
+            os.kill(os.getpid(), signal.SIGINT)
+            pytest.fail("the second signal should have interrupted")
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert not (tmp_path / "run.npz").exists()  # only an Interrupted run is saved on the way out

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import gzip
 import io
+import json
 import os
 import pickle
 import re
@@ -420,3 +421,44 @@ def test_broken_data_on_the_command_line_is_one_line_and_exit_2(tmp_path, capsys
         out, err = capsys.readouterr()
         assert message in err, (name, err)
         assert err.count("\n") == 1 and err.startswith("nndl train: error: ") and out == "", name
+
+
+# -- doctored nndl files: valid archives holding anything at all --------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def near(value):
+    """Values like ``value``: the same structure with fields changed or dropped."""
+    if isinstance(value, dict):
+        return st.fixed_dictionaries({}, optional={k: near(v) | JSON for k, v in value.items()}) | JSON
+    if isinstance(value, list):
+        return st.lists(st.sampled_from(value).flatmap(near), max_size=len(value) + 1) if value else JSON
+    return JSON
+
+
+def arrays():
+    """Small arrays of any dtype nndl stores, of any shape."""
+    dtype = st.sampled_from(["i8", "u1", "f8", "f4", "b1", "<U4"])
+    shape = st.lists(st.integers(0, 4), max_size=3).map(tuple)
+    return st.tuples(dtype, shape).map(lambda d: np.zeros(d[1], d[0]))
+
+
+@pytest.mark.parametrize("reader", [r for r in READERS if r.name in ("model", "checkpoint")], ids=lambda r: r.name)
+@FUZZ
+@given(data=st.data())
+def test_doctored_nndl_files_raise_only_nndl_errors(reader, scratch, data):
+    """Replace members of a valid model or checkpoint with JSON near what
+    they held, or with arbitrary arrays: the checks, not luck, must catch it."""
+    with np.load(io.BytesIO(reader.valid())) as f:
+        members = dict(f)
+    for key in data.draw(st.lists(st.sampled_from(sorted(members)), min_size=1, max_size=3, unique=True)):
+        if key in ("settings", "history", "rng"):
+            members[key] = np.array(json.dumps(data.draw(near(json.loads(str(members[key]))))))
+        else:
+            members[key] = data.draw(arrays())
+    read_expecting_only_nndl_errors(reader, scratch, npz_bytes(**members))

@@ -215,12 +215,18 @@ def _history(records, epochs: int, path) -> History:
         if not (
             isinstance(r, dict)
             and set(r) == names
-            and all(isinstance(v, _TYPES.get(k, _NUMBER)) and not isinstance(v, bool) for k, v in r.items())
+            and all(isinstance(v, _TYPES.get(k, _NUMBER)) and _plain(v) for k, v in r.items())
             and r["epoch"] == j
-            and all(math.isfinite(v) for v in r.values() if v is not None)
         ):
             raise DataError(f"{path}: its history's record of epoch {j} is malformed")
     return History([EpochResult(**r) for r in records])
+
+
+def _plain(v) -> bool:
+    """None, or a number a float64 or int64 holds (not a bool, inf or NaN)."""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return v is None or (isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**63)
 
 
 def _generator(state, path) -> np.random.Generator:
