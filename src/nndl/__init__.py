@@ -15,7 +15,7 @@ from .data import Dataset, Split, load, load_data, load_data_wrapper, vectorized
 from .errors import ConfigError, DataError, NNDLError
 from .network import History, Network, sigmoid, sigmoid_prime
 from .perceptron import Perceptron, add_bits, nand
-from .train import TrainConfig, train
+from .train import TrainConfig, resume, train
 
 __all__ = [
     "ConfigError",
@@ -32,6 +32,7 @@ __all__ = [
     "load_data",
     "load_data_wrapper",
     "nand",
+    "resume",
     "sigmoid",
     "sigmoid_prime",
     "train",

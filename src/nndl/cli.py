@@ -9,6 +9,7 @@ and exit status 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -38,32 +39,23 @@ def add_train(sub) -> None:
         description="Train a sigmoid network with mini-batch SGD. With no flags this is the "
         "notebook's run: sizes 784 30 10, 10 epochs, mini-batch 10, eta 3.0, on the bundled MNIST.",
     )
-    p.add_argument(
-        "--sizes", type=int, nargs="+", default=[784, 30, 10], metavar="N", help="layer widths (default: 784 30 10)"
-    )
-    p.add_argument("--epochs", type=int, default=10, help="passes over the training data (default: 10)")
-    p.add_argument("--batch-size", type=int, default=10, metavar="M", help="mini-batch size (default: 10)")
+    # Settings default to None so --resume can tell which were given;
+    # TrainConfig holds the defaults.
+    p.add_argument("--sizes", type=int, nargs="+", metavar="N", help="layer widths (default: 784 30 10)")
+    p.add_argument("--epochs", type=int, help="passes over the training data (default: 10)")
+    p.add_argument("--batch-size", type=int, metavar="M", help="mini-batch size (default: 10)")
     p.add_argument(
         "--eta",
         type=float,
         help="learning rate, the book's eta (default: 3.0; with --engine pytensor 6.0, "
         "which is the notes' 3/m on the summed cost)",
     )
-    p.add_argument(
-        "--seed", type=int, default=0, help="random seed for the initial weights and the shuffles (default: 0)"
-    )
+    p.add_argument("--seed", type=int, help="random seed for the initial weights and the shuffles (default: 0)")
     p.add_argument(
         "--data", metavar="PATH", help="mnist.pkl.gz, an .npz file or a folder of IDX files (default: bundled MNIST)"
     )
-    p.add_argument(
-        "--dtype", choices=["float32", "float64"], default="float64", help="floating-point precision (default: float64)"
-    )
-    p.add_argument(
-        "--eval",
-        choices=["test", "validation"],
-        default="test",
-        help="data to evaluate on after each epoch (default: test)",
-    )
+    p.add_argument("--dtype", choices=["float32", "float64"], help="floating-point precision (default: float64)")
+    p.add_argument("--eval", choices=["test", "validation"], help="data to score after each epoch (default: test)")
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     p.add_argument(
         "--history", metavar="H.json", help="write the settings and per-epoch results here, after every epoch"
@@ -74,35 +66,39 @@ def add_train(sub) -> None:
         action="store_true",
         help="also measure accuracy and cost on the training data after every epoch (slower)",
     )
-    _add_engine(p)
+    p.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="save the run here after every epoch and on Ctrl-C or SIGTERM (which then stop it cleanly)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="go on with the run saved in this checkpoint, with its own settings (it keeps saving there)",
+    )
+    _add_engine(p, default=None)
     p.set_defaults(run=run_train)
 
 
-def _add_engine(p: argparse.ArgumentParser) -> None:
+def _add_engine(p: argparse.ArgumentParser, default: str | None = "numpy") -> None:
     p.add_argument(
         "--engine",
         choices=["numpy", "pytensor"],
-        default="numpy",
+        default=default,
         help="numpy: the book's backpropagation; pytensor: the notes' symbolic model, "
         "needs the pytensor extra (default: numpy)",
     )
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, train
+#: ``nndl train``'s flags that set the run's settings: --resume takes them from the checkpoint.
+SETTINGS = {"sizes": "--sizes", "epochs": "--epochs", "batch_size": "--batch-size", "eta": "--eta"}
+SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval", "engine": "--engine"}
 
-    config = TrainConfig(
-        sizes=tuple(args.sizes),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        eta=args.eta,
-        seed=args.seed,
-        dtype=args.dtype,
-        eval=args.eval,
-        data=args.data,
-        engine=args.engine,
-    ).validate()
+
+def run_train(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
     from .files import check_folder
+    from .train import TrainConfig, resume, train
 
     # checked before training, so a typo loses no work
     for path in (args.save, args.history):
@@ -111,14 +107,26 @@ def run_train(args: argparse.Namespace) -> int:
     plots = _plots() if args.plot else None
     if plots:
         plots.check_png(args.plot)
-    net, history = train(
-        config,
+    given = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    common = dict(
         progress=None,
-        log=lambda line: print(line, flush=True),
+        log=log,
+        checkpoint=args.checkpoint,
         history_path=args.history,
         monitor_training=args.monitor_training,
         status=_say,
     )
+    if args.resume:
+        if given:
+            flags = ", ".join(SETTINGS[name] for name in given)
+            raise ConfigError(f"--resume goes on with the checkpoint's own settings; drop {flags}")
+        net, history = resume(args.resume, data=args.data, **common)
+    else:
+        if "sizes" in given:
+            given["sizes"] = tuple(given["sizes"])
+        config = TrainConfig(**given, data=args.data).validate()
+        net, history = train(config, **common)
     if args.save:
         _say(f"Saved the model to {net.save(args.save, history.settings)}")
     if args.history:
@@ -297,9 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NNDLError as e:
         print(f"nndl {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"nndl {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        # Interrupted (a KeyboardInterrupt) says where the run was saved.
+        saved = getattr(e, "checkpoint", None)
+        again = f"; go on with: nndl {args.command} --resume {saved}" if saved else ""
+        print(f"nndl {args.command}: {e or 'interrupted'}{again}", file=sys.stderr)
+        return 128 + (getattr(e, "signum", None) or signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import pickle
+import pickletools
 import struct
 from dataclasses import dataclass
 from importlib import resources
@@ -29,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import files
 from .errors import DataError
-from .files import MAX_BYTES, open_npz, read_bytes
+from .files import MAX_BYTES, one_line, open_npz, open_stream, read_bytes, read_capped
 
 #: Where the bundled copy of MNIST lives inside the package.
 BUNDLED = "mnist.npz"
@@ -213,23 +216,63 @@ def _load_npz(path: Path) -> Dataset:
 
 
 # -- the book's pickle, read without running it -----------------------------
+#
+# A pickle is a program: unpickling runs its opcodes, and GLOBAL + REDUCE
+# call any function they name.  Two gates keep that program harmless:
+# every opcode is checked against those that tuples of NumPy arrays need
+# before anything runs, and the only callables it can reach are the
+# stand-ins below, which check every argument and build plain arrays
+# themselves -- NumPy's own unpickling code never sees the file's bytes.
+
+#: The opcodes of a pickle of tuples of NumPy arrays, protocols 0 to 5.
+_PICKLE_OPCODES = frozenset(
+    """PROTO FRAME STOP MARK TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_TUPLE GLOBAL STACK_GLOBAL REDUCE BUILD
+    PUT BINPUT LONG_BINPUT MEMOIZE GET BINGET LONG_BINGET INT BININT BININT1 BININT2 LONG1
+    NEWTRUE NEWFALSE NONE STRING BINSTRING SHORT_BINSTRING UNICODE BINUNICODE SHORT_BINUNICODE
+    BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BYTEARRAY8""".split()
+)
+#: The most opcodes such a pickle may run (the book's file runs a few dozen).
+MAX_PICKLE_OPCODES = 10_000
+#: The dtypes an unpickled array may have: booleans, integers, floats.
+_PICKLE_DTYPES = frozenset("b1 i1 u1 i2 u2 i4 u4 i8 u8 f2 f4 f8".split())
+
+
+def _check_opcodes(raw: bytes, path: Path) -> None:
+    """Refuse, before it runs, a pickle that does more than build arrays."""
+    try:
+        for count, (op, _, _) in enumerate(pickletools.genops(raw)):
+            if op.name not in _PICKLE_OPCODES:
+                raise DataError(f"{path}: refusing to unpickle opcode {op.name}: only NumPy arrays are allowed")
+            if count >= MAX_PICKLE_OPCODES:
+                raise DataError(f"{path}: more than {MAX_PICKLE_OPCODES:,} pickle opcodes; refusing to unpickle it")
+    except (ValueError, EOFError, struct.error, OverflowError) as e:
+        raise DataError(f"{path} is not a readable pickle ({one_line(e)})") from None
 
 
 class _ArraysOnly(pickle.Unpickler):
     """An unpickler that can rebuild NumPy arrays and nothing else."""
 
     ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2
+        ("numpy.core.multiarray", "_reconstruct"): "_reconstruct",
+        ("numpy._core.multiarray", "_reconstruct"): "_reconstruct",
+        ("numpy.core.numeric", "_frombuffer"): "_frombuffer",  # protocol 5
+        ("numpy._core.numeric", "_frombuffer"): "_frombuffer",
+        ("numpy", "ndarray"): "ndarray",
+        ("numpy", "dtype"): "dtype",
+        ("_codecs", "encode"): "encode",  # how Python 3 writes bytes in protocol 2
     }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
             raise DataError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
-        return {"_reconstruct": _reconstruct, "ndarray": _NDARRAY, "dtype": np.dtype, "encode": _latin1}[name]
+        stand_in = self.ALLOWED[module, name]
+        return {
+            "_reconstruct": _reconstruct,
+            "_frombuffer": _frombuffer,
+            "ndarray": _NDARRAY,
+            "dtype": _Dtype,
+            "encode": _latin1,
+        }[stand_in]
 
 
 _NDARRAY = object()  # stands for numpy.ndarray: a marker, never a callable
@@ -241,22 +284,98 @@ def _latin1(text, encoding):
     return text.encode("latin1")
 
 
-def _reconstruct(cls, shape, dtype):
-    """NumPy's pickle hook, limited to an empty plain array; its data and
-    real shape arrive afterwards through ``__setstate__``, which checks them."""
+class _Dtype:
+    """Stands for ``numpy.dtype(name, align, copy)``: a plain number type."""
+
+    def __init__(self, name, align=False, copy=True) -> None:
+        if not (isinstance(name, str) and name in _PICKLE_DTYPES):
+            raise DataError(f"refusing to unpickle dtype {str(name)[:40]!r}: only numbers are allowed")
+        self.dtype = np.dtype(name)
+
+    def __setstate__(self, state) -> None:
+        # (version, byte order, subarray, names, fields, elsize, alignment, flags)
+        if not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")):
+            raise DataError("refusing to unpickle a malformed dtype")
+        if any(part is not None for part in state[2:5]):
+            raise DataError("refusing to unpickle a structured dtype")
+        if state[1] in ("<", ">"):
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+class _Array:
+    """Stands for an array while unpickling; ``array`` is built, after every
+    check, when the pickle hands over the data (``__setstate__``)."""
+
+    array: np.ndarray | None = None
+
+    def __setstate__(self, state) -> None:
+        # (version, shape, dtype, is_fortran, data); old pickles omit version
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]
+        if not (isinstance(state, tuple) and len(state) == 4):
+            raise DataError("refusing to unpickle a malformed array")
+        shape, dtype, fortran, data = state
+        self.array = _build_array(data, dtype, shape, "F" if fortran else "C")
+
+
+def _reconstruct(cls, shape, dtype) -> _Array:
+    """Stands for NumPy's pickle hook; the array's real shape, dtype and
+    data arrive afterwards through ``__setstate__``."""
     if cls is not _NDARRAY:
         raise DataError("refusing to unpickle an array of another class")
-    return np.ndarray((0,), dtype=np.uint8)
+    return _Array()
+
+
+def _frombuffer(buffer, dtype, shape, order) -> _Array:
+    """Stands for NumPy's protocol-5 hook, with the data in the pickle."""
+    made = _Array()
+    made.array = _build_array(buffer, dtype, shape, order)
+    return made
+
+
+def _build_array(data, dtype, shape, order) -> np.ndarray:
+    """A plain array of ``shape`` from the bytes ``data``, which must hold it exactly."""
+    if not isinstance(dtype, _Dtype):
+        raise DataError("refusing to unpickle an array without a plain dtype")
+    if not (
+        isinstance(shape, tuple)
+        and len(shape) <= 32
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+    ):
+        raise DataError(f"refusing to unpickle an array of shape {str(shape)[:60]}")
+    if isinstance(data, str):  # Python 2's str, read as latin1
+        data = data.encode("latin1")
+    if not isinstance(data, (bytes, bytearray)) or order not in ("C", "F"):
+        raise DataError("refusing to unpickle an array whose data is not bytes")
+    needed = math.prod(shape) * dtype.dtype.itemsize
+    if needed != len(data):
+        raise DataError(f"an array claims shape {shape} of {dtype.dtype} ({needed:,} bytes) but holds {len(data):,}")
+    array = np.frombuffer(data, dtype=dtype.dtype).reshape(shape, order=order)
+    return array.astype(dtype.dtype.newbyteorder("="), copy=False)
+
+
+def _unwrap(obj, depth: int = 0):
+    """The unpickled object with each stand-in replaced by its array."""
+    if isinstance(obj, _Array):
+        if obj.array is None:
+            raise DataError("an array in the pickle was never given its data")
+        return obj.array
+    if isinstance(obj, tuple) and depth < 8:
+        return tuple(_unwrap(o, depth + 1) for o in obj)
+    return obj
 
 
 def _load_pickle(path: Path) -> Dataset:
     raw = read_bytes(path)
+    _check_opcodes(raw, path)
     try:
-        obj = _ArraysOnly(io.BytesIO(raw), encoding="latin1").load()
+        obj = _unwrap(_ArraysOnly(io.BytesIO(raw), encoding="latin1").load())
     except DataError as e:
         raise DataError(f"{path}: {e}") from None
     except Exception as e:  # a malformed pickle can fail in many ways
-        raise DataError(f"{path} is not a readable pickle ({type(e).__name__}: {e})") from None
+        raise DataError(
+            f"{path} is not a readable pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+        ) from None
     parts = obj if isinstance(obj, tuple) else ()
     if len(parts) != 3 or not all(
         isinstance(p, tuple) and len(p) == 2 and all(isinstance(a, np.ndarray) for a in p) for p in parts
@@ -275,25 +394,28 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (optionally gzip'd) into an array.
 
-    The header's dimensions must account for exactly the bytes that follow
-    it; nothing is allocated from the header's claim alone.
+    The header is read first; then exactly the bytes its dimensions claim,
+    and no more, are read (and decompressed): a file holding less or more is
+    refused, and memory grows only with what the file really holds.
     """
     path = Path(path)
-    raw = read_bytes(path)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path} is not an IDX file (bad magic number)")
-    code, ndim = raw[2], raw[3]
-    if code not in _IDX_TYPES or not 1 <= ndim <= 4:
-        raise DataError(f"{path} is not an IDX file (type 0x{code:02x}, {ndim} dimensions)")
-    if len(raw) < 4 + 4 * ndim:
-        raise DataError(f"{path} is truncated: its header is cut short")
-    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    dtype = np.dtype(_IDX_TYPES[code])
-    body = len(raw) - 4 - 4 * ndim
-    claimed = int(np.prod(dims, dtype=object)) * dtype.itemsize
-    if claimed != body:
-        raise DataError(f"{path}: header claims shape {dims} ({claimed:,} bytes) but the file holds {body:,} bytes")
-    return np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim).reshape(dims).astype(dtype.newbyteorder("="))
+    with open_stream(path) as f:
+        head = f.read(4)
+        if len(head) < 4 or head[0] != 0 or head[1] != 0:
+            raise DataError(f"{path} is not an IDX file (bad magic number)")
+        code, ndim = head[2], head[3]
+        if code not in _IDX_TYPES or not 1 <= ndim <= 4:
+            raise DataError(f"{path} is not an IDX file (type 0x{code:02x}, {ndim} dimensions)")
+        dims_raw = f.read(4 * ndim)
+        if len(dims_raw) < 4 * ndim:
+            raise DataError(f"{path} is truncated: its header is cut short")
+        dims = struct.unpack(f">{ndim}I", dims_raw)
+        dtype = np.dtype(_IDX_TYPES[code])
+        claimed = math.prod(dims) * dtype.itemsize
+        if claimed > files.MAX_BYTES:
+            raise DataError(f"{path}: header claims shape {dims} ({claimed:,} bytes), more than nndl reads")
+        body = read_capped(f, claimed, path, exact=True)
+    return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _find_idx(folder: Path, stem: str) -> Path:

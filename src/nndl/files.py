@@ -8,15 +8,24 @@ Two promises, kept here once for every file nndl touches:
   half-written one.
 * **Reads are bounded.**  No allocation is sized by what a header claims
   beyond what the file holds; decompressed sizes are capped by
-  :data:`MAX_BYTES`; ``.npz`` files are read with ``allow_pickle=False``.
+  :data:`MAX_BYTES` (and tighter where the reader knows what to expect);
+  ``.npz`` files are read with ``allow_pickle=False``, and arrays of Python
+  objects are refused.
+
+nndl's own files (models, checkpoints) are ``.npz`` files tagged with what
+they are and a format version: :func:`write_npz` and
+:meth:`NpzReader.check_format`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
-import io
+import json
+import lzma
 import os
+import stat
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -30,6 +39,10 @@ from .errors import DataError
 
 #: The largest amount of data (after decompression) nndl reads from one file.
 MAX_BYTES = 2**31
+#: The most members an ``.npz`` file may hold.
+MAX_MEMBERS = 10_000
+#: The largest text (JSON settings, history) stored in an ``.npz`` file.
+MAX_TEXT = 2**26
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
@@ -45,14 +58,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     except OSError as e:
         raise DataError(f"cannot write {path}: {e.strerror}") from None
     try:
+        os.fchmod(fd, _mode(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk, a folder in the way ...
+            raise DataError(f"cannot write {path}: {e.strerror or e}") from None
         raise
     with contextlib.suppress(OSError):  # make the rename itself durable
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -61,6 +77,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         finally:
             os.close(dir_fd)
     return path
+
+
+def _mode(path: Path) -> int:
+    """The permissions a rewritten file keeps, or a new file gets from the
+    umask (a temporary file starts private, 0600)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = 0o022
+    with contextlib.suppress(OSError, ValueError):  # read, not set: os.umask would race other threads
+        status = Path("/proc/self/status").read_text()
+        umask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    return 0o666 & ~umask
 
 
 def check_folder(path: str | os.PathLike) -> Path:
@@ -75,60 +103,129 @@ def check_folder(path: str | os.PathLike) -> Path:
     return folder
 
 
-def read_bytes(path: str | os.PathLike, limit: int = MAX_BYTES) -> bytes:
+@contextlib.contextmanager
+def open_stream(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """Open a regular file for reading, gunzipping it on the fly when it
+    starts with gzip's magic.  A broken gzip stream becomes a
+    :class:`DataError` naming the file."""
+    path = Path(path)
+    with _open_regular(path) as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            raw.seek(0)
+            yield raw
+            return
+        raw.seek(0)
+        try:
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield unzipped
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{path} is not a readable gzip file ({one_line(e)})") from None
+
+
+def read_bytes(path: str | os.PathLike, limit: int | None = None) -> bytes:
     """Read a whole file, gunzipping it when it starts with gzip's magic.
 
-    At most ``limit`` bytes are produced; a larger (or lying) file is refused
-    before more than that is held in memory.
+    At most ``limit`` bytes (default :data:`MAX_BYTES`) are produced; a
+    larger file, or a gzip bomb, is refused before more than that is held in
+    memory.
+    """
+    with open_stream(path) as f:
+        return bytes(read_capped(f, MAX_BYTES if limit is None else limit, Path(path)))
+
+
+def read_capped(f: IO[bytes], limit: int, name: str | os.PathLike, exact: bool = False) -> bytearray:
+    """Read ``f`` to its end, refusing (:class:`DataError`) more than ``limit``
+    bytes -- or, when ``exact``, anything but exactly ``limit`` bytes.
+
+    Memory grows with what the file really holds, never with a claim: a
+    header that promises gigabytes in a tiny file costs nothing.
+    """
+    data = bytearray()
+    while chunk := f.read(min(1 << 20, limit + 1 - len(data))):
+        data += chunk
+        if len(data) > limit:
+            if exact:
+                raise DataError(f"{name} holds more data than its header claims ({limit:,} bytes)")
+            raise DataError(f"{name} holds more than {limit:,} bytes of data; refusing to read it")
+    if exact and len(data) != limit:
+        raise DataError(f"{name} is truncated: its header claims {limit:,} bytes of data but it holds {len(data):,}")
+    return data
+
+
+def write_npz(path: str | os.PathLike, kind: str, version: int, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to an ``.npz`` file tagged as ``kind`` (e.g.
+    ``"nndl-model"``) of format ``version``, atomically."""
+    tagged = {"format": np.array(kind), "format_version": np.array(version), **arrays}
+    return atomic_write(path, lambda f: np.savez(f, **tagged))
+
+
+@contextlib.contextmanager
+def open_npz(path: str | os.PathLike, limit: int | None = None) -> Iterator[NpzReader]:
+    """Open an ``.npz`` file for bounded, pickle-free reading of its arrays.
+
+    No array may hold more than ``limit`` bytes (default :data:`MAX_BYTES`).
     """
     path = Path(path)
+    with _open_regular(path) as raw:
+        try:
+            zf = zipfile.ZipFile(raw)
+            members = len(zf.infolist())
+        except _BROKEN as e:
+            raise DataError(f"{path} is not a valid .npz file ({one_line(e)})") from None
+        with zf:
+            if members > MAX_MEMBERS:
+                raise DataError(f"{path} holds {members:,} members; at most {MAX_MEMBERS:,} are allowed")
+            yield NpzReader(zf, path, MAX_BYTES if limit is None else limit)
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path) -> Iterator[IO[bytes]]:
+    """Open ``path`` for reading; refuse what is missing or not a regular file
+    (a FIFO would block, a device never end)."""
     try:
-        with open(path, "rb") as raw:
-            magic = raw.read(2)
-            raw.seek(0)
-            if magic == b"\x1f\x8b":
-                return _read_capped(gzip.GzipFile(fileobj=raw), limit, path)
-            return _read_capped(raw, limit, path)
+        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
+            raise DataError(f"{path} is not a regular file")
+        raw = open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise DataError(f"expected a file, got a folder: {path}") from None
     except PermissionError:
         raise DataError(f"cannot read {path}: permission denied") from None
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path} is not a readable gzip file ({e})") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    with raw:
+        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+            raise DataError(f"{path} is not a regular file")
+        yield raw
 
 
-def _read_capped(f: IO[bytes], limit: int, path: Path) -> bytes:
-    chunks = []
-    total = 0
-    while chunk := f.read(1 << 20):
-        total += len(chunk)
-        if total > limit:
-            raise DataError(f"{path} holds more than {limit:,} bytes of data; refusing to read it")
-        chunks.append(chunk)
-    return b"".join(chunks)
+#: What zipfile, zlib and NumPy's header parser raise on broken input.
+_BROKEN = (
+    ValueError,
+    TypeError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    struct.error,
+    NotImplementedError,  # an unsupported compression method
+    RuntimeError,  # an encrypted member
+)
 
 
-@contextlib.contextmanager
-def open_npz(path: str | os.PathLike, limit: int = MAX_BYTES) -> Iterator[NpzReader]:
-    """Open an ``.npz`` file for bounded, pickle-free reading of its arrays."""
-    path = Path(path)
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise DataError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise DataError(f"expected a file, got a folder: {path}") from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise DataError(f"{path} is not a valid .npz file ({e})") from None
-    with zf:
-        yield NpzReader(zf, path, limit)
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line, at most 200 characters."""
+    return " ".join(str(e).split())[:200]
 
 
 class NpzReader:
     """The arrays of an open ``.npz`` file, each read only after its header
-    has been checked against the size the archive really holds."""
+    has been checked against the size the reader allows."""
+
+    #: The dtypes nndl stores: booleans, integers, floats and text.
+    KINDS = "biufU"
 
     def __init__(self, zf: zipfile.ZipFile, path: Path, limit: int) -> None:
         self._zf = zf
@@ -140,31 +237,61 @@ class NpzReader:
         return key in self.keys
 
     def __getitem__(self, key: str) -> np.ndarray:
+        return self.read(key)
+
+    def read(self, key: str, limit: int | None = None) -> np.ndarray:
+        """The array ``key``, if its data is at most ``limit`` bytes (default:
+        the reader's limit).  The header is checked before any data is read."""
         if key not in self.keys:
             raise DataError(f"{self.path} has no array named {key!r}")
-        info = self._zf.getinfo(key + ".npy")
-        if info.file_size > self._limit:
-            raise DataError(f"{self.path}: array {key!r} is larger than {self._limit:,} bytes")
+        limit = self._limit if limit is None else min(limit, self._limit)
+        where = f"{self.path}: array {key!r}"
         try:
-            with self._zf.open(info) as member:
-                data = _read_capped(member, self._limit, self.path)
-            f = io.BytesIO(data)
-            version = np.lib.format.read_magic(f)
-            read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(f)
-            if dtype.hasobject:
-                raise DataError(f"{self.path}: array {key!r} holds Python objects; refusing to unpickle it")
-            needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if needed != len(data) - f.tell():
-                raise DataError(
-                    f"{self.path}: array {key!r} claims shape {shape} of {dtype} "
-                    f"({needed:,} bytes) but holds {len(data) - f.tell():,} bytes"
+            with self._zf.open(key + ".npy") as member:
+                version = np.lib.format.read_magic(member)
+                if version not in ((1, 0), (2, 0)):
+                    raise DataError(f"{where} has unsupported .npy version {version}")
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
                 )
-            f.seek(0)
-            return np.load(f, allow_pickle=False)
-        except DataError:
-            raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, TypeError) as e:
-            raise DataError(f"{self.path}: array {key!r} is unreadable ({e})") from None
+                shape, fortran, dtype = read_header(member)
+                if dtype.hasobject:
+                    raise DataError(f"{where} holds Python objects; refusing to unpickle it")
+                if dtype.kind not in self.KINDS or dtype.names is not None or dtype.subdtype is not None:
+                    raise DataError(f"{where} has dtype {dtype}; expected numbers or text")
+                needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if needed > limit:
+                    raise DataError(f"{where} claims shape {shape} of {dtype}: more than {limit:,} bytes")
+                data = read_capped(member, needed, where, exact=True)
+        except _BROKEN as e:
+            raise DataError(f"{where} is unreadable ({one_line(e)})") from None
+        array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+        return array.astype(dtype.newbyteorder("="), copy=False)
+
+    def check_format(self, kind: str, version: int, what: str) -> None:
+        """Check the file is tagged (by :func:`write_npz`) as ``kind`` of
+        format ``version``; ``what`` names it in the message."""
+        if "format" not in self or "format_version" not in self:
+            raise DataError(f"{self.path} is not {what} file (it has no format tag)")
+        found = self.text("format", limit=1024)
+        number = self.read("format_version", limit=8)
+        if found != kind:
+            raise DataError(f"{self.path} is not {what} file (it is tagged {found[:60]!r})")
+        if number.shape != () or number.dtype.kind not in "iu" or int(number) != version:
+            raise DataError(
+                f"{self.path} is {what} file of format {number.tolist()!r}; this nndl reads format {version}"
+            )
+
+    def text(self, key: str, limit: int = MAX_TEXT) -> str:
+        """The string stored as the 0-d text array ``key``."""
+        a = self.read(key, limit=4 * limit)
+        if a.shape != () or a.dtype.kind != "U":
+            raise DataError(f"{self.path}: {key} must be a text, got {a.dtype} {a.shape}")
+        return str(a)
+
+    def json(self, key: str, limit: int = MAX_TEXT):
+        """The JSON value stored as the text ``key``."""
+        try:
+            return json.loads(self.text(key, limit))
+        except (ValueError, RecursionError) as e:
+            raise DataError(f"{self.path}: {key} is not valid JSON ({one_line(e)})") from None

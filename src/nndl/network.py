@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, DataError, NNDLError
-from .files import atomic_write, open_npz, read_bytes
+from .files import NpzReader, atomic_write, open_npz, read_bytes, write_npz
 
 #: Model files written by this version of nndl.
 MODEL_FORMAT = 1
@@ -60,6 +60,38 @@ def sigmoid_prime(z: np.ndarray) -> np.ndarray:
 
 class DivergedError(NNDLError):
     """Training produced non-finite weights or biases."""
+
+
+@dataclass
+class Position:
+    """Where a training run stands: the next ``epoch`` to train and, inside
+    an epoch cut short, its shuffled ``order`` and the next mini-batch
+    ``batch`` (``order`` is None at an epoch boundary)."""
+
+    epoch: int = 0
+    order: np.ndarray | None = None
+    batch: int = 0
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped early because ``stop()`` asked it to.
+
+    It is a :class:`KeyboardInterrupt`, so code that handles Ctrl-C handles
+    it.  ``position`` says where to go on from, ``history`` holds the epochs
+    finished; whoever saves a checkpoint adds its ``checkpoint`` path.
+    """
+
+    def __init__(self, position: Position, history: History | None = None, signum: int | None = None) -> None:
+        where = (
+            f"after epoch {position.epoch - 1}"
+            if position.order is None
+            else f"in epoch {position.epoch} before mini-batch {position.batch}"
+        )
+        super().__init__(f"interrupted {where}")
+        self.position = position
+        self.history = history
+        self.signum = signum
+        self.checkpoint: Path | None = None
 
 
 @dataclass
@@ -200,6 +232,9 @@ class Network:
         progress: bool | None = False,
         log: Callable[[str], None] | None = print,
         on_epoch: Callable[[EpochResult], None] | None = None,
+        history: History | None = None,
+        start: Position | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> History:
         """Train the network using mini-batch stochastic gradient descent.
 
@@ -216,13 +251,32 @@ class Network:
         :meth:`update_mini_batch` to each with learning rate ``eta``.
         ``progress`` shows a progress bar on stderr (None: only on a
         terminal).  Returns the :class:`History` of the run.
+
+        To go on with a run cut short, pass its ``history`` (appended to) and
+        the :class:`Position` to ``start`` from.  ``stop`` is asked between
+        small groups of mini-batches and after each epoch; when it answers
+        True training stops with :class:`Interrupted`, which says where.
         """
         inputs, targets = _training_arrays(training_data, self.sizes)
         targets = targets.astype(self.dtype, copy=False)
         test = None if test_data is None else _test_arrays(test_data, self.sizes)
-        history = History()
-        for j in range(epochs):
-            result = self.train_epoch(inputs, targets, mini_batch_size, eta, epoch=j, progress=progress)
+        history = History() if history is None else history
+        start = Position() if start is None else start
+        for j in range(start.epoch, epochs):
+            try:
+                result = self.train_epoch(
+                    inputs,
+                    targets,
+                    mini_batch_size,
+                    eta,
+                    epoch=j,
+                    progress=progress,
+                    start=start if j == start.epoch else None,
+                    stop=stop,
+                )
+            except Interrupted as e:
+                e.history = history
+                raise
             if test is not None:
                 result.correct, result.cost = self._evaluate_arrays(*test)
                 result.total = len(test[1])
@@ -232,6 +286,8 @@ class Network:
                 log(result.line())
             if on_epoch is not None:
                 on_epoch(result)
+            if stop is not None and j + 1 < epochs and stop():
+                raise Interrupted(Position(j + 1), history)
         return history
 
     def update_mini_batch(self, mini_batch, eta: float) -> None:
@@ -304,32 +360,58 @@ class Network:
         *,
         epoch: int = 0,
         progress: bool | None = False,
+        start: Position | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> EpochResult:
         """Run one epoch of SGD over ``inputs`` ``(n, n_in)`` (uint8 bytes or
         floats) and desired outputs ``targets`` ``(n, n_out)``.
 
-        The order is a fresh permutation drawn from the network's generator.
-        Raises :class:`DivergedError` if the parameters stop being finite.
+        The order is a fresh permutation drawn from the network's generator,
+        unless ``start`` carries the order of an epoch cut short and the
+        mini-batch to go on from.  ``stop`` is asked after every
+        :data:`BATCHES_PER_UPDATE` mini-batches; if it answers True,
+        :class:`Interrupted` is raised with the position reached.
+
+        Raises :class:`DivergedError` as soon as a number overflows or the
+        parameters stop being finite.
         """
         from tqdm import tqdm
 
         n = len(inputs)
-        order = self.rng.permutation(n)
+        resumed = start is not None and start.order is not None
+        order = start.order if resumed else self.rng.permutation(n)
         n_batches = -(-n // mini_batch_size)
-        bar = tqdm(total=n_batches, desc=f"Epoch {epoch}", unit="batch", leave=False, disable=_quiet(progress))
+        begin = start.batch if resumed else 0
+        bar = tqdm(
+            total=n_batches, initial=begin, desc=f"Epoch {epoch}", unit="batch", leave=False, disable=_quiet(progress)
+        )
         t0 = time.perf_counter()
-        for first in range(0, n_batches, BATCHES_PER_UPDATE):
-            last = min(first + BATCHES_PER_UPDATE, n_batches)
-            self._train_batches(inputs, targets, order, mini_batch_size, eta, first, last)
-            bar.update(last - first)
+        try:
+            for first in range(begin, n_batches, BATCHES_PER_UPDATE):
+                last = min(first + BATCHES_PER_UPDATE, n_batches)
+                # Overflow is where divergence starts: stop there, not an epoch later.
+                with np.errstate(over="raise", invalid="raise"):
+                    self._train_batches(inputs, targets, order, mini_batch_size, eta, first, last)
+                bar.update(last - first)
+                if stop is not None and last < n_batches and stop():
+                    self._check_finite(epoch, eta)
+                    raise Interrupted(Position(epoch, order, last))
+        except FloatingPointError:
+            raise DivergedError(
+                f"training diverged in epoch {epoch}: the numbers overflowed (eta = {eta}); try a smaller eta"
+            ) from None
+        finally:
+            bar.close()
         seconds = time.perf_counter() - t0
-        bar.close()
+        self._check_finite(epoch, eta)
+        return EpochResult(epoch=epoch, seconds=seconds)
+
+    def _check_finite(self, epoch: int, eta: float) -> None:
         if not all(np.isfinite(p).all() for p in self.weights + self.biases):
             raise DivergedError(
                 f"training diverged in epoch {epoch}: weights or biases are no longer finite "
                 f"(eta = {eta}); try a smaller eta"
             )
-        return EpochResult(epoch=epoch, seconds=seconds)
 
     def _train_batches(
         self,
@@ -392,48 +474,54 @@ class Network:
         ``biases_<l>``, the format version and the training ``settings``
         (as JSON); it is read back without pickle by :meth:`load`.
         """
-        arrays = {
-            "format": np.array("nndl-model"),
-            "format_version": np.array(MODEL_FORMAT),
-            "sizes": np.array(self.sizes, dtype=np.int64),
-            "settings": np.array(json.dumps(settings or {})),
-        }
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            arrays[f"weights_{l}"] = w
-            arrays[f"biases_{l}"] = b
-        return atomic_write(path, lambda f: np.savez(f, **arrays))
+        return write_npz(path, "nndl-model", MODEL_FORMAT, self._arrays(settings))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
         """Read a model file written by :meth:`save`; its training settings
         are in the returned network's ``settings`` attribute."""
         with open_npz(path) as npz:
-            for key in ("format", "format_version", "sizes"):
-                if key not in npz:
-                    raise DataError(f"{path} is not an nndl model file (no {key!r})")
-            if str(npz["format"]) != "nndl-model" or int(npz["format_version"]) != MODEL_FORMAT:
-                raise DataError(f"{path} is not an nndl model file of format {MODEL_FORMAT}")
-            sizes = npz["sizes"]
-            if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
-                raise DataError(f"{path}: sizes must be a list of integers, got {sizes.dtype} {sizes.shape}")
-            net = cls.__new__(cls)
-            net.sizes = _check_sizes(sizes.tolist(), where=f"{path}: ")
-            net.num_layers = len(net.sizes)
-            net.weights, net.biases = [], []
-            for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
-                net.weights.append(_param(npz, f"weights_{l}", (n_out, n_in)))
-                net.biases.append(_param(npz, f"biases_{l}", (n_out, 1)))
-            try:
-                settings = json.loads(str(npz["settings"])) if "settings" in npz else {}
-            except json.JSONDecodeError:
-                raise DataError(f"{path}: its settings are not valid JSON") from None
+            npz.check_format("nndl-model", MODEL_FORMAT, "an nndl model")
+            return cls._from_npz(npz)
+
+    def _arrays(self, settings: dict | None) -> dict[str, np.ndarray]:
+        """The arrays of a model file: sizes, parameters and settings."""
+        arrays = {"sizes": np.array(self.sizes, dtype=np.int64), "settings": np.array(json.dumps(settings or {}))}
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            arrays[f"weights_{l}"] = w
+            arrays[f"biases_{l}"] = b
+        return arrays
+
+    @classmethod
+    def _from_npz(cls, npz: NpzReader) -> Network:
+        """The network stored in an open model (or checkpoint) file, every
+        array checked against the shapes ``sizes`` implies before it is read."""
+        path = npz.path
+        if "sizes" not in npz:
+            raise DataError(f"{path} holds no layer sizes")
+        sizes = npz.read("sizes", limit=8 * MAX_LAYERS)
+        if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
+            raise DataError(f"{path}: sizes must be a list of integers, got {sizes.dtype} {sizes.shape}")
+        net = cls.__new__(cls)
+        net.sizes = _check_sizes(sizes.tolist(), where=f"{path}: ")
+        net.num_layers = len(net.sizes)
+        net.weights, net.biases = [], []
+        for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+            net.weights.append(_param(npz, f"weights_{l}", (n_out, n_in)))
+            net.biases.append(_param(npz, f"biases_{l}", (n_out, 1)))
+        settings = npz.json("settings") if "settings" in npz else {}
+        if not isinstance(settings, dict):
+            raise DataError(f"{path}: settings must be a JSON object, got {type(settings).__name__}")
+        seed = settings.get("seed")
+        if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**63):
+            raise DataError(f"{path}: settings hold seed {str(seed)[:40]!r}; expected a non-negative integer")
         dtypes = {p.dtype for p in net.weights + net.biases}
         if len(dtypes) != 1:
             raise DataError(f"{path}: parameters of mixed dtypes {sorted(map(str, dtypes))}")
         net.dtype = dtypes.pop()
-        net.seed = settings.get("seed") if isinstance(settings, dict) else None
-        net.rng = np.random.default_rng(net.seed)
-        net.settings = settings if isinstance(settings, dict) else {}
+        net.seed = seed
+        net.rng = np.random.default_rng(seed)
+        net.settings = settings
         return net
 
 
@@ -485,10 +573,10 @@ def _check_dtype(dtype) -> np.dtype:
     return dtype
 
 
-def _param(npz, key: str, shape: tuple[int, int]) -> np.ndarray:
+def _param(npz: NpzReader, key: str, shape: tuple[int, int]) -> np.ndarray:
     if key not in npz:
         raise DataError(f"{npz.path}: missing {key}")
-    a = npz[key]
+    a = npz.read(key, limit=shape[0] * shape[1] * 8)
     if a.shape != shape or a.dtype not in (np.float32, np.float64):
         raise DataError(f"{npz.path}: {key} must be float32/float64 of shape {shape}, got {a.dtype} {a.shape}")
     if not np.isfinite(a).all():

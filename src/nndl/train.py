@@ -2,7 +2,9 @@
 
 :class:`TrainConfig` holds what ``nndl train`` takes as flags; its defaults
 are the notebook's run (``[784, 30, 10]``, 10 epochs, mini-batch 10,
-eta 3.0).  :func:`train` loads the data, builds the network and runs SGD.
+eta 3.0).  :func:`train` loads the data, builds the network and runs SGD;
+given a ``checkpoint`` path it saves the run there after every epoch and
+when interrupted, and :func:`resume` goes on from such a checkpoint.
 
 Two engines run the same SGD loop: ``numpy`` (the book's backpropagation,
 :class:`~nndl.network.Network`) and ``pytensor`` (the notes' symbolic model,
@@ -12,14 +14,16 @@ eta is 6.0, the notes' learning rate 3/m on the summed cost).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 from .data import Dataset, load
-from .errors import ConfigError
-from .network import EpochResult, History, Network, _check_sizes
+from .errors import ConfigError, DataError
+from .network import EpochResult, History, Network, Position, _check_sizes
 
 #: Upper bounds on what a user may ask for.
 MAX_EPOCHS = 100_000
@@ -89,6 +93,20 @@ class TrainConfig:
         extra = d.pop("extra")
         return {**d, **extra}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """The config :meth:`to_dict` wrote, checked; keys it does not know
+        go to ``extra``."""
+        names = {f.name for f in fields(cls)} - {"extra"}
+        sizes = d.get("sizes", cls.sizes)
+        if not (isinstance(sizes, (list, tuple)) and all(isinstance(n, int) for n in sizes)):
+            raise ConfigError(f"sizes must be a list of integers, got {str(sizes)[:60]}")
+        if not isinstance(d.get("data"), (str, type(None))):
+            raise ConfigError(f"data must be a path or null, got {str(d['data'])[:60]}")
+        known = {k: v for k, v in d.items() if k in names}
+        config = cls(**{**known, "sizes": tuple(sizes)}, extra={k: v for k, v in d.items() if k not in names})
+        return config.validate()
+
 
 def train(
     config: TrainConfig = TrainConfig(),
@@ -100,6 +118,7 @@ def train(
     history_path: str | os.PathLike | None = None,
     monitor_training: bool = False,
     status: Callable[[str], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> tuple[Network, History]:
     """Run the training ``config`` describes and return the trained
     network and its history (whose ``settings`` are ``config``'s).
@@ -107,23 +126,95 @@ def train(
     ``history_path`` names a JSON file that holds the history so far,
     rewritten (atomically) after every epoch; ``monitor_training`` also
     measures accuracy and cost on the training data after every epoch.
-
     ``status`` receives messages that are not results, such as the time the
-    pytensor engine spent compiling (None: silence)."""
+    pytensor engine spent compiling (None: silence).
+
+    With a ``checkpoint`` path (which must not exist yet: an earlier run's
+    checkpoint is never overwritten) the run is saved there after every
+    epoch; SIGINT or SIGTERM then stop it after the current few mini-batches,
+    save it, and raise :class:`~nndl.network.Interrupted`.  :func:`resume`
+    goes on from the checkpoint.
+    """
     config.validate()
     data = load(config.data) if data is None else data
     config.check_data(data)
-    if config.engine == "pytensor":
-        from .symbolic import SymbolicNetwork
+    if checkpoint is not None and Path(checkpoint).exists():
+        raise ConfigError(
+            f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) or remove it to start afresh"
+        )
+    net = Network(config.sizes, seed=config.seed, dtype=config.dtype)
+    net = _on_engine(net, config, status, fresh=True)
+    return _run(net, config, data, History(), Position(), progress, log, on_epoch, checkpoint,
+                history_path, monitor_training)
 
+
+def _on_engine(net: Network, config: TrainConfig, status, fresh: bool = False) -> Network:
+    """``net`` on the engine ``config`` names (a fresh pytensor network
+    starts its biases at 1, as the notes do)."""
+    if config.engine != "pytensor":
+        return net
+    from .symbolic import SymbolicNetwork
+
+    if fresh:
         net = SymbolicNetwork(config.sizes, seed=config.seed, dtype=config.dtype)
-        if status is not None:
-            status(f"Compiled the PyTensor model in {net.compile_seconds:.2f} s")
     else:
-        net = Network(config.sizes, seed=config.seed, dtype=config.dtype)
+        net = SymbolicNetwork.from_network(net)
+    if status is not None:
+        status(f"Compiled the PyTensor model in {net.compile_seconds:.2f} s")
+    return net
+
+
+def resume(
+    path: str | os.PathLike,
+    *,
+    data: Dataset | str | os.PathLike | None = None,
+    progress: bool | None = False,
+    log: Callable[[str], None] | None = print,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    history_path: str | os.PathLike | None = None,
+    monitor_training: bool = False,
+    status: Callable[[str], None] | None = None,
+) -> tuple[Network, History]:
+    """Go on with the run saved in the checkpoint at ``path`` until its
+    planned number of epochs, with its own settings.
+
+    The result is bit for bit what the uninterrupted run would have given.
+    ``data`` (a Dataset or a path; default: the checkpoint's data) must be
+    the very data the run started on.  The run goes on saving to
+    ``checkpoint`` (default: ``path`` itself).
+    """
+    from .checkpoint import fingerprint, load_checkpoint
+
+    saved = load_checkpoint(path)
+    config = saved.config
+    if isinstance(data, (str, os.PathLike)):  # the same data, moved: the settings follow it
+        config = replace(config, data=str(data))
+    if not isinstance(data, Dataset):
+        data = load(config.data)
+    config.check_data(data)
+    if fingerprint(data) != saved.fingerprint:
+        raise DataError(f"{data.name} is not the data the run in {path} was trained on")
+    if checkpoint is None:
+        checkpoint = path
+    elif Path(checkpoint).exists() and Path(checkpoint).resolve() != Path(path).resolve():
+        raise ConfigError(f"checkpoint {checkpoint} already exists; choose another path or remove it")
+    net = _on_engine(saved.network, config, status)
+    return _run(
+        net, config, data, saved.history, saved.position, progress, log, on_epoch, checkpoint,
+        history_path, monitor_training,
+    )
+
+
+def _run(
+    net, config, data, history, start, progress, log, on_epoch, checkpoint, history_path=None, monitor_training=False
+) -> tuple[Network, History]:
+    """SGD from ``start`` to ``config.epochs``, saving checkpoints if asked."""
+    history.settings = config.to_dict()
     if history_path is not None or monitor_training:
-        on_epoch = _recording(net, data, config, on_epoch, history_path, monitor_training)
-    history = net.SGD(
+        on_epoch = _recording(net, data, history, on_epoch, history_path, monitor_training)
+    sgd = functools.partial(
+        net.SGD,
         data.train,
         config.epochs,
         config.batch_size,
@@ -131,26 +222,32 @@ def train(
         test_data=data[config.eval],
         progress=progress,
         log=log,
-        on_epoch=on_epoch,
+        history=history,
+        start=start,
     )
-    history.settings = config.to_dict()
+    if checkpoint is None:
+        sgd(on_epoch=on_epoch)
+    else:
+        from .checkpoint import Checkpointer
+
+        with Checkpointer(checkpoint, net, config, history, data) as saver:
+            sgd(on_epoch=saver.after(on_epoch), stop=saver.stop)
     return net, history
 
 
-def _recording(net, data, config, on_epoch, history_path, monitor_training) -> Callable[[EpochResult], None]:
+def _recording(net, data, history, on_epoch, history_path, monitor_training) -> Callable[[EpochResult], None]:
     """An ``on_epoch`` hook that adds the training-data figures and keeps the
-    history file up to date, then calls ``on_epoch``."""
-    so_far = History(settings=config.to_dict())
+    history file up to date, then calls ``on_epoch``.  ``history`` is the
+    run's own, to which each epoch is appended before the hook runs."""
     if history_path is not None:
-        so_far.save(history_path)  # an unwritable path fails now, before any training
+        history.save(history_path)  # an unwritable path fails now, before any training
 
     def record(result: EpochResult) -> None:
         if monitor_training:
             correct, result.train_cost = net._evaluate_arrays(data.train.images, data.train.labels)
             result.train_accuracy = correct / len(data.train)
         if history_path is not None:
-            so_far.epochs.append(result)
-            so_far.save(history_path)
+            history.save(history_path)
         if on_epoch is not None:
             on_epoch(result)
 
