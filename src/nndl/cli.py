@@ -109,7 +109,44 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_train, add_evaluate]
+# -- nndl baseline ---------------------------------------------------------------
+
+
+def add_baseline(sub) -> None:
+    p = sub.add_parser(
+        "baseline",
+        help="the chapter's baselines: average darkness, an SVM",
+        description="Score one of the chapter's baselines on the test images: 'darkness' guesses the digit "
+        "whose mean darkness is closest; 'svm' is scikit-learn's SVC (RBF kernel, C=1) trained on the "
+        "training images, which takes minutes on all 50,000.",
+    )
+    p.add_argument("method", choices=["darkness", "svm"], help="which baseline")
+    p.add_argument(
+        "--gamma",
+        choices=["auto", "scale"],
+        default="auto",
+        help="svm only: 'auto' is 1/pixels, as in the book; 'scale' is scikit-learn's default today (default: auto)",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only (a quick run)")
+    p.add_argument("--data", metavar="PATH", help="data set (default: bundled MNIST)")
+    p.set_defaults(run=run_baseline)
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    from . import baselines
+    from .data import load
+
+    data = load(args.data)
+    if args.method == "darkness":
+        result = baselines.darkness(data, limit=args.limit)
+    else:
+        result = baselines.svm(data, gamma=args.gamma, limit=args.limit, progress=None, log=_say)
+    _say(f"{result.name}, trained on {result.train_size:,} images, {result.seconds:.1f} s")
+    print(result.line())
+    return 0
+
+
+COMMANDS = [add_train, add_evaluate, add_baseline]
 
 
 def build_parser() -> argparse.ArgumentParser:
