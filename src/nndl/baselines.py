@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Dataset, Split
+from .data import Dataset
 from .errors import ConfigError, require
 from .network import _quiet
 
@@ -87,7 +87,7 @@ def _darkness(X: np.ndarray) -> np.ndarray:
 def darkness(data: Dataset, limit: int | None = None) -> BaselineResult:
     """Score the average-darkness classifier: fit on (the first ``limit`` of)
     ``data.train``, count the right guesses on ``data.test``."""
-    train = _first(data.train, limit)
+    train = data.train.head(limit)
     t0 = time.perf_counter()
     model = AverageDarkness().fit(train.X(), train.y)
     correct = int((model.predict(data.test.X()) == data.test.y).sum())
@@ -118,7 +118,7 @@ def svm(
         raise ConfigError(f"gamma must be one of {', '.join(SVM_GAMMAS)}, got {gamma!r}")
     from tqdm.auto import tqdm
 
-    train = _first(data.train, limit)
+    train = data.train.head(limit)
     X_test, y_test = data.test.X(np.float32), data.test.y
     if log is not None:
         log(
@@ -162,12 +162,3 @@ def _ticking(desc: str, progress: bool | None) -> Iterator[None]:
         stop.set()
         thread.join()
         bar.close()
-
-
-def _first(split: Split, limit: int | None) -> Split:
-    """The first ``limit`` examples of ``split`` (all of them for None)."""
-    if limit is None:
-        return split
-    if not (isinstance(limit, int) and limit >= 1):
-        raise ConfigError(f"limit must be a positive integer, got {limit!r}")
-    return Split(split.images[:limit], split.labels[:limit])

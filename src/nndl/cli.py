@@ -146,7 +146,55 @@ def run_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_train, add_evaluate, add_baseline]
+# -- nndl sweep ------------------------------------------------------------------
+
+
+def add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="train a grid of networks (eta x hidden size x seed) in parallel",
+        description="Train one [784, HIDDEN, 10] network per combination of --eta, --hidden and --seed, "
+        "in parallel on this machine (--jobs) or on a Dask cluster (--dask), and write a CSV table with "
+        "one row per run: settings, final and best test accuracy, seconds.",
+    )
+    p.add_argument("--eta", type=float, nargs="+", default=[3.0], metavar="ETA", help="learning rates (default: 3.0)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[30], metavar="N", help="hidden-layer sizes (default: 30)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs per run (default: 10)")
+    p.add_argument("--batch-size", type=int, default=10, metavar="M", help="mini-batch size (default: 10)")
+    p.add_argument("--seed", type=int, nargs="+", default=[0], metavar="S", help="seeds (default: 0)")
+    p.add_argument("--out", required=True, metavar="RESULTS.csv", help="write the table here")
+    p.add_argument("--plot", metavar="F.png", help="also draw accuracy against eta per hidden size")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once on this machine; -1: one per CPU")
+    p.add_argument(
+        "--dask", metavar="ADDRESS", help="run on the Dask cluster whose scheduler is here, e.g. tcp://10.0.0.5:8786"
+    )
+    p.add_argument("--limit-train", type=int, metavar="N", help="train on the first N training images only")
+    p.add_argument("--data", metavar="PATH", help="data set (default: bundled MNIST); must exist on every worker")
+    p.set_defaults(run=run_sweep)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from . import sweep
+
+    configs = sweep.grid(args.eta, args.hidden, args.epochs, args.seed, args.batch_size, args.data)
+
+    def report(row: dict, done: int, total: int) -> None:
+        _say(
+            f"[{done}/{total}] eta {row['eta']:g}, hidden {row['hidden']}, seed {row['seed']}: "
+            f"{100 * row['final_accuracy']:.2f} % (best {100 * row['best_accuracy']:.2f} %), "
+            f"{row['seconds']:.1f} s{'' if row['status'] == 'ok' else ', ' + row['status']}"
+        )
+
+    where = f"the Dask cluster at {args.dask}" if args.dask else f"{args.jobs} job(s)"
+    _say(f"Sweeping {len(configs)} runs on {where}")
+    rows = sweep.sweep(configs, jobs=args.jobs, dask=args.dask, limit_train=args.limit_train, on_row=report)
+    _say(f"Wrote {sweep.write_csv(rows, args.out)}")
+    if args.plot:
+        _say(f"Wrote {sweep.plot(rows, args.plot)}")
+    return 0
+
+
+COMMANDS = [add_train, add_evaluate, add_baseline, add_sweep]
 
 
 def build_parser() -> argparse.ArgumentParser:
