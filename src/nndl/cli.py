@@ -177,17 +177,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     from . import sweep
 
     configs = sweep.grid(args.eta, args.hidden, args.epochs, args.seed, args.batch_size, args.data)
-
-    def report(row: dict, done: int, total: int) -> None:
-        _say(
-            f"[{done}/{total}] eta {row['eta']:g}, hidden {row['hidden']}, seed {row['seed']}: "
-            f"{100 * row['final_accuracy']:.2f} % (best {100 * row['best_accuracy']:.2f} %), "
-            f"{row['seconds']:.1f} s{'' if row['status'] == 'ok' else ', ' + row['status']}"
-        )
-
-    where = f"the Dask cluster at {args.dask}" if args.dask else f"{args.jobs} job(s)"
-    _say(f"Sweeping {len(configs)} runs on {where}")
-    rows = sweep.sweep(configs, jobs=args.jobs, dask=args.dask, limit_train=args.limit_train, on_row=report)
+    sweep.check_outputs(args.out, args.plot)
+    rows = sweep.sweep(configs, jobs=args.jobs, dask=args.dask, limit_train=args.limit_train, log=_say)
     _say(f"Wrote {sweep.write_csv(rows, args.out)}")
     if args.plot:
         _say(f"Wrote {sweep.plot(rows, args.plot)}")

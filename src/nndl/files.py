@@ -39,9 +39,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     atomic; it is flushed and fsynced first, and removed if ``write`` fails.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(f"cannot write {path}: folder {folder} does not exist")
+    folder = check_folder(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as e:
@@ -63,6 +61,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         finally:
             os.close(dir_fd)
     return path
+
+
+def check_folder(path: str | os.PathLike) -> Path:
+    """The folder ``path`` would be written into, which must exist: checked
+    before long work whose result goes there, so the work is not lost."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(f"cannot write {path}: folder {folder} does not exist")
+    return folder
 
 
 def read_bytes(path: str | os.PathLike, limit: int = MAX_BYTES) -> bytes:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .data import Dataset, check_limit, load
 from .errors import ConfigError, NNDLError, require
-from .files import atomic_write
+from .files import atomic_write, check_folder
 from .network import DivergedError
 from .train import TrainConfig, train
 
@@ -130,14 +130,14 @@ def sweep(
     jobs: int = 1,
     dask: str | None = None,
     limit_train: int | None = None,
-    on_row: Callable[[dict, int, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Run every config and return their rows, in the order of ``configs``.
 
     With ``dask`` (a scheduler address such as ``tcp://10.0.0.5:8786``) the
     runs go to that cluster's workers; otherwise to ``jobs`` processes here
-    (``-1``: one per CPU).  ``on_row(row, done, total)`` is called as each
-    run finishes, in whatever order they finish.
+    (``-1``: one per CPU).  ``log`` receives a line as the sweep starts and
+    one as each run finishes, in whatever order they finish.
     """
     import joblib
 
@@ -150,16 +150,29 @@ def sweep(
     def collect(results) -> None:
         for done, (i, row) in enumerate(results, 1):
             rows[i] = row
-            if on_row is not None:
-                on_row(row, done, len(tasks))
+            if log is not None:
+                log(f"[{done}/{len(tasks)}] {row_line(row)}")
 
     if dask is None:
+        if log is not None:
+            log(f"Sweeping {len(tasks)} runs, {jobs if jobs > 0 else 'one per CPU'} at a time")
         collect(joblib.Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks))
     else:
         distributed = require("dask.distributed", "nndl sweep --dask", "dask")
         with _client(distributed, dask) as client, joblib.parallel_config(backend="dask", client=client):
+            if log is not None:
+                log(f"Sweeping {len(tasks)} runs on the Dask cluster at {dask}")
             collect(joblib.Parallel(n_jobs=-1, return_as="generator_unordered")(tasks))
     return rows
+
+
+def row_line(row: dict) -> str:
+    """One run's settings and result on one line."""
+    note = "" if row["status"] == "ok" else f", {row['status']}"
+    return (
+        f"eta {row['eta']:g}, hidden {row['hidden']}, seed {row['seed']}: "
+        f"{100 * row['final_accuracy']:.2f} % (best {100 * row['best_accuracy']:.2f} %), {row['seconds']:.1f} s{note}"
+    )
 
 
 def _indexed_run(i: int, config: TrainConfig, limit_train: int | None) -> tuple[int, dict]:
@@ -193,7 +206,7 @@ def plot(rows: Sequence[dict], path: str | os.PathLike) -> Path:
     """Draw final test accuracy against eta (log scale), one line per hidden
     size, the mean over seeds with their range shaded; write it atomically
     (the format follows ``path``'s suffix: .png, .svg, .pdf)."""
-    require("matplotlib", "nndl sweep --plot", "plots")
+    fmt = _plot_format(path)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
@@ -210,5 +223,25 @@ def plot(rows: Sequence[dict], path: str | os.PathLike) -> Path:
     ax.set_title(f"Accuracy against eta ({', '.join(map(str, epochs))} epochs)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    suffix = Path(path).suffix.lstrip(".").lower() or "png"
-    return atomic_write(path, lambda f: fig.savefig(f, format=suffix))
+    return atomic_write(path, lambda f: fig.savefig(f, format=fmt))
+
+
+def check_outputs(out: str | os.PathLike, plot_path: str | os.PathLike | None = None) -> None:
+    """Check that the table (and the plot) can be written, before any run
+    starts: a sweep is too long to lose at the end."""
+    check_folder(out)
+    if plot_path is not None:
+        check_folder(plot_path)
+        _plot_format(plot_path)
+
+
+def _plot_format(path: str | os.PathLike) -> str:
+    """The image format ``path``'s suffix names (png when it has none)."""
+    require("matplotlib", "nndl sweep --plot", "plots")
+    from matplotlib.figure import Figure
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    known = Figure().canvas.get_supported_filetypes()
+    if fmt not in known:
+        raise ConfigError(f"plot must end in one of {', '.join('.' + k for k in sorted(known))}, got {str(path)!r}")
+    return fmt
