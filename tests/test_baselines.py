@@ -65,7 +65,7 @@ def test_svm_cli_labels_gamma_and_limits_training(capsys):
     for status, out, err in (auto, scale):
         assert status == 0
         assert re.fullmatch(r"\d+ / 10000 \(\d+\.\d\d %\)\n", out)
-        assert "trained on 200 images" in err and "several minutes" in err
+        assert "trained on 200 images" in err and "expect under a minute" in err
     assert "gamma='auto'" in auto[2] and "the default of the book's day" in auto[2]
     assert "gamma='scale'" in scale[2] and "default today" in scale[2]
     # On MNIST today's default does better.
