@@ -286,7 +286,83 @@ def run_plot_mistakes(args: argparse.Namespace) -> int:
     return _write(plots, plots.mistakes(*_model_and_data(args), count=args.count), args)
 
 
-COMMANDS = [add_train, add_evaluate, add_plot]
+# -- nndl baseline ---------------------------------------------------------------
+
+
+def add_baseline(sub) -> None:
+    p = sub.add_parser(
+        "baseline",
+        help="the chapter's baselines: average darkness, an SVM",
+        description="Score one of the chapter's baselines on the test images: 'darkness' guesses the digit "
+        "whose mean darkness is closest; 'svm' is scikit-learn's SVC (RBF kernel, C=1) trained on the "
+        "training images, which takes minutes on all 50,000.",
+    )
+    p.add_argument("method", choices=["darkness", "svm"], help="which baseline")
+    p.add_argument(
+        "--gamma",
+        choices=["auto", "scale"],
+        default="auto",
+        help="svm only: 'auto' is 1/pixels, as in the book; 'scale' is scikit-learn's default today (default: auto)",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only (a quick run)")
+    p.add_argument("--data", metavar="PATH", help="data set (default: bundled MNIST)")
+    p.set_defaults(run=run_baseline)
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    from . import baselines
+    from .data import load
+
+    data = load(args.data)
+    if args.method == "darkness":
+        result = baselines.darkness(data, limit=args.limit)
+    else:
+        result = baselines.svm(data, gamma=args.gamma, limit=args.limit, progress=None, log=_say)
+    _say(f"{result.name}, trained on {result.train_size:,} images, {result.seconds:.1f} s")
+    print(result.line())
+    return 0
+
+
+# -- nndl sweep ------------------------------------------------------------------
+
+
+def add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="train a grid of networks (eta x hidden size x seed) in parallel",
+        description="Train one [784, HIDDEN, 10] network per combination of --eta, --hidden and --seed, "
+        "in parallel on this machine (--jobs) or on a Dask cluster (--dask), and write a CSV table with "
+        "one row per run: settings, final and best test accuracy, seconds.",
+    )
+    p.add_argument("--eta", type=float, nargs="+", default=[3.0], metavar="ETA", help="learning rates (default: 3.0)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[30], metavar="N", help="hidden-layer sizes (default: 30)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs per run (default: 10)")
+    p.add_argument("--batch-size", type=int, default=10, metavar="M", help="mini-batch size (default: 10)")
+    p.add_argument("--seed", type=int, nargs="+", default=[0], metavar="S", help="seeds (default: 0)")
+    p.add_argument("--out", required=True, metavar="RESULTS.csv", help="write the table here")
+    p.add_argument("--plot", metavar="F.png", help="also draw accuracy against eta per hidden size")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once on this machine; -1: one per CPU")
+    p.add_argument(
+        "--dask", metavar="ADDRESS", help="run on the Dask cluster whose scheduler is here, e.g. tcp://10.0.0.5:8786"
+    )
+    p.add_argument("--limit-train", type=int, metavar="N", help="train on the first N training images only")
+    p.add_argument("--data", metavar="PATH", help="data set (default: bundled MNIST); must exist on every worker")
+    p.set_defaults(run=run_sweep)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from . import sweep
+
+    configs = sweep.grid(args.eta, args.hidden, args.epochs, args.seed, args.batch_size, args.data)
+    sweep.check_outputs(args.out, args.plot)
+    rows = sweep.sweep(configs, jobs=args.jobs, dask=args.dask, limit_train=args.limit_train, log=_say)
+    _say(f"Wrote {sweep.write_csv(rows, args.out)}")
+    if args.plot:
+        _say(f"Wrote {sweep.plot(rows, args.plot)}")
+    return 0
+
+
+COMMANDS = [add_train, add_evaluate, add_plot, add_baseline, add_sweep]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import files
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .files import MAX_BYTES, one_line, open_npz, open_stream, read_bytes, read_capped
 
 #: Where the bundled copy of MNIST lives inside the package.
@@ -40,6 +40,13 @@ BUNDLED = "mnist.npz"
 
 #: The most classes a label file may name (labels are 0 .. MAX_CLASSES - 1).
 MAX_CLASSES = 1000
+
+
+def check_limit(n: int | None) -> int | None:
+    """``n`` if it is None or a positive integer, else a :class:`ConfigError`."""
+    if n is not None and not (isinstance(n, int) and n >= 1):
+        raise ConfigError(f"limit must be a positive integer, got {n!r}")
+    return n
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,12 @@ class Split:
     def y(self) -> np.ndarray:
         """The labels as ``int64``."""
         return self.labels.astype(np.int64)
+
+    def head(self, n: int | None) -> Split:
+        """The first ``n`` examples (all of them when ``n`` is None or larger)."""
+        if check_limit(n) is None:
+            return self
+        return Split(self.images[:n], self.labels[:n])
 
     def X(self, dtype: np.typing.DTypeLike = np.float64) -> np.ndarray:
         """The images as floats in [0, 1): ``byte / 256`` for ``uint8`` data."""
