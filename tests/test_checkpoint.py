@@ -378,3 +378,18 @@ def test_signals_ask_to_stop_once_then_stop_at_once(small, tmp_path):
             pytest.fail("the second signal should have interrupted")
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     assert not (tmp_path / "run.npz").exists()  # only an Interrupted run is saved on the way out
+
+
+def test_a_pytensor_run_resumes_on_pytensor(tmp_path, small, monkeypatch):
+    """The checkpoint names the engine; resuming goes on with the same one,
+    so the result is still the uninterrupted run's, bit for bit."""
+    config = TrainConfig(sizes=(784, 12, 10), epochs=2, seed=5, engine="pytensor")
+    reference, _ = train(config, data=small, log=None)
+    stop_on_check(monkeypatch, 2)  # inside epoch 0
+    path = tmp_path / "run.npz"
+    with pytest.raises(Interrupted):
+        train(config, data=small, log=None, checkpoint=path)
+    monkeypatch.undo()
+    net, _ = resume(path, data=small, log=None)
+    assert type(net).__name__ == "SymbolicNetwork"
+    assert same_parameters(net, reference)
