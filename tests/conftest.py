@@ -52,3 +52,13 @@ def idx_folder(tmp_path, tiny_arrays):
     write_idx(folder / "t10k-images-idx3-ubyte", a["test_images"])
     write_idx(folder / "t10k-labels-idx1-ubyte", a["test_labels"], compress=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def digit_model(tmp_path_factory):
+    """A model file: the default network trained for one epoch on MNIST
+    (about 90 % right), enough to read clearly drawn digits."""
+    from nndl.train import TrainConfig, train
+
+    net, history = train(TrainConfig(epochs=1), log=None)
+    return net.save(tmp_path_factory.mktemp("model") / "digits.npz", history.settings)
