@@ -112,8 +112,7 @@ def raw_request(base: str, head: str, body_chunks, pause: float = 0.0) -> tuple[
 def test_declared_oversized_body_is_refused_before_it_is_read(server):
     # claims a gigabyte, sends 64 KiB and waits: the answer comes without the rest
     head = (
-        "POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
-        f"Content-Length: {2**30}\r\n\r\n"
+        f"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: {2**30}\r\n\r\n"
     )
     t0 = time.perf_counter()
     answer, sent = raw_request(server, head, [b"\0" * 65536] + [b""] * 50, pause=0.02)

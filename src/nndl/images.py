@@ -88,7 +88,9 @@ def open_image(source: bytes | str | os.PathLike, name: str | None = None):
     except DataError:
         raise
     except Image.UnidentifiedImageError:
-        raise DataError(f"{name} is not an image in a format Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP ...)") from None
+        raise DataError(
+            f"{name} is not an image in a format Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP ...)"
+        ) from None
     except Exception as e:  # Pillow's decoders raise many types on broken input
         raise DataError(f"{name} is not a readable image ({_one_line(e)})") from None
     if min(img.size) < 1:

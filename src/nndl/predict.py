@@ -80,14 +80,16 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("nndl"))
 
 
-def default_model_path(config: TrainConfig = TrainConfig()) -> Path:
-    """The cache file for a model trained with ``config``; its name carries
-    the settings' fingerprint, so other settings never reuse it."""
+def default_model_path(config: TrainConfig | None = None) -> Path:
+    """The cache file for a model trained with ``config`` (default: the
+    default settings); its name carries the settings' fingerprint, so other
+    settings never reuse it."""
+    config = config or TrainConfig()
     settings = json.dumps({"model_format": MODEL_FORMAT, **config.to_dict()}, sort_keys=True)
     return cache_dir() / f"model-{hashlib.sha256(settings.encode()).hexdigest()[:12]}.npz"
 
 
-def default_model(config: TrainConfig = TrainConfig(), say: Callable[[str], None] | None = None) -> Network:
+def default_model(config: TrainConfig | None = None, say: Callable[[str], None] | None = None) -> Network:
     """The network trained with ``config`` (the default settings unless
     told otherwise), trained on first use and then read from the cache.
 
@@ -95,6 +97,7 @@ def default_model(config: TrainConfig = TrainConfig(), say: Callable[[str], None
     trains).  The cache file is written atomically, so two programs training
     at once, or one interrupted, never leave a broken file behind.
     """
+    config = config or TrainConfig()
     say = say or (lambda line: None)
     path = default_model_path(config)
     if path.exists():

@@ -65,7 +65,7 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_body:
-                raise HTTPException(413, f"the image is more than {max_body:,} bytes; at most {max_body:,} are accepted")
+                raise HTTPException(413, f"the image is over {max_body:,} bytes, the most accepted")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -134,9 +134,7 @@ def make_server(net: Network, sock: socket.socket, **app_options):
     return uvicorn.Server(config)
 
 
-def serve(
-    net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable[[str], None] | None = None
-) -> None:
+def serve(net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable[[str], None] | None = None) -> None:
     """Serve the page and the API for ``net`` until interrupted."""
     say = say or print
     sock = listen(host, port)
