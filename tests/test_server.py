@@ -167,16 +167,26 @@ def test_soak_many_clients_nothing_lost_no_growth(digit_model, readable, tmp_pat
         base = found.group(0)
         # drain stderr so the server never blocks on it
         errors: list[str] = []
-        threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True).start()
+        drain = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)
+        drain.start()
         good = readable[0]
         jpeg = encode(draw(7, canvas=(640, 480), box=(400, 50, 200)), "JPEG")
         mix = [(good, 200), (b"", 400), (b"GIF89a broken", 400), (good[: len(good) // 2], 400), (jpeg, 200)]
+
+        def hang_up() -> None:
+            """Promise a body, send part of it, and go away."""
+            parts = urlsplit(base)
+            with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+                s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + good[:1000])
 
         def client(n: int, deadline: float) -> list[tuple[int, int]]:
             seen = []
             for i in range(n):
                 if time.monotonic() > deadline:
                     break
+                if i % 10 == 9:
+                    hang_up()
+                    continue
                 body, expected = mix[i % len(mix)]
                 seen.append((post(base, body)[0], expected))
             return seen
@@ -191,7 +201,7 @@ def test_soak_many_clients_nothing_lost_no_growth(digit_model, readable, tmp_pat
         soak = round_of(100)
         after = rss_bytes(proc.pid)
         results = warm + soak
-        assert len(soak) >= 200, f"only {len(soak)} requests answered in the time allowed"
+        assert len(soak) >= 180, f"only {len(soak)} requests answered in the time allowed"
         assert all(status == expected for status, expected in results), sorted(set(results))
         print(f"soak: {len(results)} requests, RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB")
         assert after - before < 16 * 2**20, f"memory grew by {(after - before) / 2**20:.1f} MiB"
@@ -199,4 +209,5 @@ def test_soak_many_clients_nothing_lost_no_growth(digit_model, readable, tmp_pat
     finally:
         proc.terminate()
         proc.wait(10)
-    assert not any("Traceback" in e for e in errors), "".join(errors)
+    drain.join(10)
+    assert not any("Traceback" in e or "ERROR" in e for e in errors), "".join(errors)

@@ -133,8 +133,10 @@ def run_predict(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from .images import pillow
     from .predict import load_model, predict_images
 
+    pillow()  # a missing extra is said before a default model is trained
     model, images = args.model, args.paths
     if model is None and images[0].lower().endswith(".npz"):
         model, images = images[0], images[1:]
@@ -191,8 +193,9 @@ def add_serve(sub) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     from .predict import load_model
-    from .server import serve
+    from .server import check_installed, serve
 
+    check_installed()
     net = load_model(args.model, say=_say)
     serve(net, args.host, args.port, say=_say)
     return 0

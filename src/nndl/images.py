@@ -48,7 +48,8 @@ NOISE_FLOOR = 0.2
 MIN_CONTRAST = 16
 
 
-def _pil():
+def pillow():
+    """Pillow's ``PIL.Image``, or a one-line error naming the extra to install."""
     return require("PIL.Image", "reading images", "predict")
 
 
@@ -61,7 +62,7 @@ def open_image(source: bytes | str | os.PathLike, name: str | None = None):
     is used; the EXIF orientation of photos is applied.  Returns a
     ``PIL.Image.Image``; raises :class:`DataError` naming the file.
     """
-    Image = _pil()
+    Image = pillow()
     from PIL import ImageOps
 
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -112,7 +113,7 @@ def grey(img) -> np.ndarray:
     as a digit on paper.  Images larger than :data:`WORK_SIDE` a side are
     reduced first (area-averaging keeps thin strokes as faint grey).
     """
-    Image = _pil()
+    Image = pillow()
     if img.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         a = np.asarray(img, dtype=np.float32)
         top = 65535.0 if img.mode.startswith("I;16") else max(float(a.max()), 1.0)
@@ -142,7 +143,7 @@ def to_mnist(img) -> np.ndarray:
     its aspect ratio, its centre of mass at pixel (14, 14).  Raises
     :class:`DataError` if the image holds no ink.
     """
-    Image = _pil()
+    Image = pillow()
     g = grey(img)
     # Step 2: the border is mostly paper; light paper means dark ink.
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
@@ -196,5 +197,5 @@ def load_digit(source: bytes | str | os.PathLike, name: str | None = None) -> np
 def save_digit(path: str | os.PathLike, digit: np.ndarray) -> Path:
     """Write a 28 x 28 ``uint8`` input as a PNG (bright ink on black, as the
     network sees it), atomically."""
-    Image = _pil()
+    Image = pillow()
     return atomic_write(path, lambda f: Image.fromarray(np.asarray(digit, np.uint8)).save(f, "PNG"))

@@ -18,6 +18,7 @@ and served by uvicorn, on loopback unless told otherwise.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Callable
 from importlib.resources import files
@@ -33,13 +34,20 @@ DECODERS = 2
 MAX_CONNECTIONS = 64
 
 
+def check_installed() -> None:
+    """Raise a one-line error naming the extra if the web framework or the
+    server is missing (before anything slow, like training a model, starts)."""
+    for module in ("starlette", "uvicorn", "PIL.Image"):
+        require(module, "nndl serve", "web")
+
+
 def create_app(net: Network, *, max_body: int = MAX_BODY):
     """The Starlette application serving the page and ``/api/predict`` for ``net``."""
-    require("starlette", "nndl serve", "web")
+    check_installed()
     import anyio
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -70,7 +78,10 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
         return b"".join(chunks)
 
     async def api_predict(request: Request) -> JSONResponse:
-        body = await read_body(request)
+        try:
+            body = await read_body(request)
+        except ClientDisconnect:  # nobody is left to answer
+            return error(400, "the client went away before sending the whole body")
         if not body:
             return error(400, "the request body is empty: send an image file's bytes (e.g. a PNG) as the body")
         try:
@@ -84,7 +95,9 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
         return FileResponse(str(web / "index.html"), media_type="text/html")
 
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail))
+        answer = error(exc.status_code, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        return answer
 
     return Starlette(
         routes=[
@@ -123,7 +136,9 @@ def url(sock: socket.socket) -> str:
 def make_server(net: Network, sock: socket.socket, **app_options):
     """A uvicorn server for :func:`create_app` (``net``), to be run on ``sock``
     with ``server.run(sockets=[sock])``; set ``server.should_exit`` to stop it."""
-    uvicorn = require("uvicorn", "nndl serve", "web")
+    check_installed()
+    import uvicorn
+
     config = uvicorn.Config(
         create_app(net, **app_options),
         log_level="warning",
@@ -140,5 +155,7 @@ def serve(net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable
     sock = listen(host, port)
     server = make_server(net, sock)
     say(f"Draw a digit at {url(sock)} (Ctrl-C stops the server)")
+    if not ipaddress.ip_address(sock.getsockname()[0]).is_loopback:
+        say("Note: this address is reachable from other machines, not only this one")
     with sock:
         server.run(sockets=[sock])
