@@ -81,3 +81,28 @@ def test_clear_and_draw_again(page):
     page.wait_for_timeout(300)
     assert page.locator("#digit").inner_text() == "7"
     assert page.locator("#error").is_hidden()
+
+
+def test_a_finger_draws_too(page):
+    """Touch arrives as pointer events of type 'touch'; the page draws them the same way."""
+    page.click("#clear")
+    box = page.locator("#pad").bounding_box()
+    page.evaluate(
+        """([x0, y0, w, h]) => {
+          const pad = document.getElementById('pad');
+          // a zero: an oval, round once and a little more
+          const pts = Array.from({length: 27}, (_, i) => [
+            0.5 + 0.22 * Math.sin(i * Math.PI / 12), 0.5 - 0.33 * Math.cos(i * Math.PI / 12)]);
+          const send = (type, [fx, fy]) => pad.dispatchEvent(new PointerEvent(type, {
+            pointerId: 7, pointerType: 'touch', isPrimary: true, bubbles: true,
+            clientX: x0 + fx * w, clientY: y0 + fy * h}));
+          send('pointerdown', pts[0]);
+          for (let i = 1; i < pts.length; i++)
+            send('pointermove', pts[i]);
+          send('pointerup', pts[pts.length - 1]);
+        }""",
+        [box["x"], box["y"], box["width"], box["height"]],
+    )
+    page.wait_for_function("document.getElementById('digit').textContent !== '?'", timeout=10_000)
+    page.wait_for_timeout(300)
+    assert page.locator("#digit").inner_text() == "0"

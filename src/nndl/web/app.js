@@ -44,7 +44,11 @@ function line(a, b) {
 
 pad.addEventListener("pointerdown", (event) => {
   event.preventDefault();
-  pad.setPointerCapture(event.pointerId);
+  try {
+    pad.setPointerCapture(event.pointerId);  // keep the stroke when it leaves the pad
+  } catch (e) {
+    // a pointer the browser no longer tracks: draw without capture
+  }
   drawing = true;
   last = point(event);
   line(last, last);
