@@ -123,3 +123,29 @@ def test_image_files(tmp_path):
     assert np.array_equal(load_digit(path), to_mnist(draw(7)))
     with pytest.raises(DataError, match="no such file"):
         load_digit(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"])
+def test_mutated_files_raise_only_data_error(fmt):
+    """Bytes flipped, cut, repeated: the result is a digit or a DataError, nothing else."""
+    original = encode(draw(7, canvas=(64, 48), box=(10, 4, 40), pen=5), fmt)
+    rng = np.random.default_rng(len(fmt))
+    outcomes = set()
+    for _ in range(150):
+        data = bytearray(original)
+        for _ in range(int(rng.integers(1, 8))):
+            k = int(rng.integers(len(data)))
+            data[k] = int(rng.integers(256))
+        if rng.random() < 0.3:
+            data = data[: int(rng.integers(1, len(data)))]
+        if rng.random() < 0.1:
+            data = data * 3
+        try:
+            digit = load_digit(bytes(data), "mutated")
+        except DataError as e:
+            assert "\n" not in str(e)
+            outcomes.add("refused")
+        else:
+            assert digit.shape == (28, 28) and digit.dtype == np.uint8
+            outcomes.add("read")
+    assert "refused" in outcomes

@@ -74,6 +74,9 @@ def open_image(source: bytes | str | os.PathLike, name: str | None = None):
         raise DataError(f"{name} is empty, not an image")
     try:
         with warnings.catch_warnings():
+            # Pillow warns of what it recovered from (odd EXIF, skipped TIFF
+            # tags); the outcome is what counts, and a bomb is an error.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             width, height = img.size
@@ -119,7 +122,12 @@ def grey(img) -> np.ndarray:
         top = 65535.0 if img.mode.startswith("I;16") else max(float(a.max()), 1.0)
         img = Image.fromarray((np.clip(a, 0, top) * (255.0 / top)).astype(np.uint8))
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    img = img.convert("LA" if has_alpha else "L")
+    try:
+        if has_alpha and img.mode in ("P", "PA"):
+            img = img.convert("RGBA")  # the palette's transparency, resolved
+        img = img.convert("LA" if has_alpha else "L")
+    except (ValueError, OSError) as e:
+        raise DataError(f"cannot make a grey image of Pillow's mode {img.mode} ({_one_line(e)})") from None
     if max(img.size) > WORK_SIDE:
         img = img.copy()
         img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
