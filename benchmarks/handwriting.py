@@ -142,6 +142,16 @@ def nearest_neighbours(inputs: Path, made) -> dict[str, int]:
     return {path.name: int(d) for (path, *_), d in zip(made, knn.predict(X))}
 
 
+def as_stored(model: str | None, limit: int | None) -> float:
+    """The model's accuracy on the control digits as MNIST stores them."""
+    from nndl.network import Network
+    from nndl.predict import default_model_path
+
+    net = Network.load(model or default_model_path())
+    grids, labels = sources(limit)["mnist-control"]
+    return float((net.predict((grids * 255).round().astype(np.uint8).reshape(len(grids), -1)) == labels).mean())
+
+
 def accuracy_lines(made, predicted: dict[str, int], title: str) -> list[str]:
     lines = [title]
     for source in ("optdigits", "mnist-control"):
@@ -188,6 +198,9 @@ def main() -> int:
         predicted = {Path(o["path"]).name: o["digit"] for o in map(json.loads, r.stdout.splitlines())}
         lines = accuracy_lines(made, predicted, f"nndl predict ({args.model or 'the default model'}):")
         lines.append(f"  {len(made)} images read in {seconds:.1f} s")
+        lines.append(
+            f"  mnist-control as MNIST stores them (no rendering): {100 * as_stored(args.model, args.limit):.1f} %"
+        )
         if args.reference:
             lines += accuracy_lines(made, nearest_neighbours(inputs, made), "reference, 3-NN on MNIST, same inputs:")
     report = "\n".join(lines)

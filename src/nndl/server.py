@@ -65,7 +65,7 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
         """The body, or an HTTPException as soon as it is known to be too big."""
         declared = request.headers.get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):
                 raise HTTPException(400, f"Content-Length must be a number of bytes, got {declared[:40]!r}")
             if int(declared) > max_body:
                 raise HTTPException(413, f"the image is {int(declared):,} bytes; at most {max_body:,} are accepted")
