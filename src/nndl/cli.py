@@ -121,7 +121,10 @@ def add_predict(sub) -> None:
         "in 28x28. Prints each path, the predicted digit and the ten output activations.",
     )
     p.add_argument(
-        "paths", nargs="+", metavar="[MODEL.npz] IMAGE", help="a model file (default: the default model), then images"
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="[MODEL.npz] IMAGE ...: a model file (else --model, else the default model), then the images",
     )
     p.add_argument("--model", metavar="MODEL.npz", help="model file, as an alternative to naming it first")
     p.add_argument("--json", action="store_true", help='one JSON object per image: {"path", "digit", "scores"}')
