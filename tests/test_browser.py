@@ -34,6 +34,9 @@ def page(digit_model):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 900, "height": 700})
+            page.problems = []  # script errors and failed loads, checked by the last test
+            page.on("pageerror", lambda e: page.problems.append(str(e)))
+            page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
             page.goto(base)
             yield page
         finally:
@@ -106,3 +109,7 @@ def test_a_finger_draws_too(page):
     page.wait_for_function("document.getElementById('digit').textContent !== '?'", timeout=10_000)
     page.wait_for_timeout(300)
     assert page.locator("#digit").inner_text() == "0"
+
+
+def test_no_script_errors(page):
+    assert page.problems == []
