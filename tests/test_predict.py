@@ -95,6 +95,13 @@ def test_default_model_is_trained_once_then_cached(tmp_path, monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(first.weights, again.weights))
     # other settings get their own file
     assert default_model_path(TrainConfig()) != path
+    # a cached file damaged later is made again, not fatal
+    path.write_bytes(path.read_bytes()[:100])
+    heard.clear()
+    again = default_model(small, say=heard.append)
+    assert "unusable" in heard[0] and "training the default one" in heard[1]
+    assert all(np.array_equal(a, b) for a, b in zip(first.weights, again.weights))  # same seed, same model
+    assert Network.load(path).sizes == [784, 10, 10]
 
 
 def test_predict_without_model_uses_the_default_settings(tmp_path):

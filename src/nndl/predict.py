@@ -101,8 +101,13 @@ def default_model(config: TrainConfig | None = None, say: Callable[[str], None] 
     say = say or (lambda line: None)
     path = default_model_path(config)
     if path.exists():
-        say(f"Using the default model {path}")
-        return Network.load(path)
+        try:
+            net = Network.load(path)
+        except DataError as e:  # damaged since it was written: make it again
+            say(f"The cached default model is unusable ({e}); training it again")
+        else:
+            say(f"Using the default model {path}")
+            return net
     say(
         f"No model given: training the default one ({' '.join(map(str, config.sizes))}, {config.epochs} epochs, "
         f"mini-batch {config.batch_size}, eta {config.eta}) once; it will be kept in {path}"
