@@ -60,3 +60,13 @@ def tiny_npz(tmp_path, tiny_arrays):
     path = tmp_path / "tiny.npz"
     np.savez(path, **tiny_arrays)
     return path
+
+
+@pytest.fixture(scope="session")
+def digit_model(tmp_path_factory):
+    """A model file: the default network trained for one epoch on MNIST
+    (about 90 % right), enough to read clearly drawn digits."""
+    from nndl.train import TrainConfig, train
+
+    net, history = train(TrainConfig(epochs=1), log=None)
+    return net.save(tmp_path_factory.mktemp("model") / "digits.npz", history.settings)

@@ -362,7 +362,102 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_train, add_evaluate, add_plot, add_baseline, add_sweep]
+# -- nndl predict ---------------------------------------------------------------
+
+
+def add_predict(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="read handwritten digits from image files",
+        description="Classify images of handwritten digits (PNG, JPEG, ...; any size; dark on light or light on "
+        "dark). Each is preprocessed as MNIST was made: cropped to the ink, fitted into 20x20, centred by mass "
+        "in 28x28. Prints each path, the predicted digit and the ten output activations.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="[MODEL.npz] IMAGE ...: a model file (else --model, else the default model), then the images",
+    )
+    p.add_argument("--model", metavar="MODEL.npz", help="model file, as an alternative to naming it first")
+    p.add_argument("--json", action="store_true", help='one JSON object per image: {"path", "digit", "scores"}')
+    p.add_argument("--show-input", metavar="DIR", help="write the 28x28 inputs the network saw here, as PNG")
+    p.set_defaults(run=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .images import pillow
+    from .predict import load_model, predict_images
+
+    pillow()  # a missing extra is said before a default model is trained
+    model, images = args.model, args.paths
+    if model is None and images[0].lower().endswith(".npz"):
+        model, images = images[0], images[1:]
+    if not images:
+        raise ConfigError(f"give one or more images after the model, got only {model}")
+    net = load_model(model, say=_say)
+    predictions = predict_images(net, images)
+    for p in predictions:
+        if args.json:
+            print(json.dumps(p.to_dict()))
+        else:
+            print(f"{p.path}: {p.digit}   " + " ".join(f"{s:.3f}" for s in p.scores))
+    if args.show_input:
+        _save_inputs(Path(args.show_input), predictions)
+    return 0
+
+
+def _save_inputs(folder, predictions) -> None:
+    from pathlib import Path
+
+    from .images import save_digit
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the folder {folder}: {e.strerror}") from None
+    used: set[str] = set()
+    for p in predictions:
+        stem = name = Path(p.path).stem
+        k = 1
+        while name in used:
+            k += 1
+            name = f"{stem}-{k}"
+        used.add(name)
+        save_digit(folder / f"{name}.png", p.input)
+    _say(f"Wrote the {len(predictions)} inputs the network saw to {folder}")
+
+
+# -- nndl serve ---------------------------------------------------------------
+
+
+def add_serve(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="a web page to draw digits for the network to read",
+        description="Serve a page where you draw a digit and watch the network's ten scores, "
+        "and the JSON API behind it (POST /api/predict with an image file as the body).",
+    )
+    p.add_argument("--model", metavar="MODEL.npz", help="model file (default: the default model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    p.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .predict import load_model
+    from .server import check_installed, serve
+
+    check_installed()
+    net = load_model(args.model, say=_say)
+    serve(net, args.host, args.port, say=_say)
+    return 0
+
+
+COMMANDS = [add_train, add_evaluate, add_plot, add_baseline, add_sweep, add_predict, add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -144,8 +144,9 @@ def train(
         )
     net = Network(config.sizes, seed=config.seed, dtype=config.dtype)
     net = _on_engine(net, config, status, fresh=True)
-    return _run(net, config, data, History(), Position(), progress, log, on_epoch, checkpoint,
-                history_path, monitor_training)
+    return _run(
+        net, config, data, History(), Position(), progress, log, on_epoch, checkpoint, history_path, monitor_training
+    )
 
 
 def _on_engine(net: Network, config: TrainConfig, status, fresh: bool = False) -> Network:
@@ -201,8 +202,17 @@ def resume(
         raise ConfigError(f"checkpoint {checkpoint} already exists; choose another path or remove it")
     net = _on_engine(saved.network, config, status)
     return _run(
-        net, config, data, saved.history, saved.position, progress, log, on_epoch, checkpoint,
-        history_path, monitor_training,
+        net,
+        config,
+        data,
+        saved.history,
+        saved.position,
+        progress,
+        log,
+        on_epoch,
+        checkpoint,
+        history_path,
+        monitor_training,
     )
 
 
