@@ -1,9 +1,22 @@
 """How well ``nndl predict`` reads handwriting it has never seen.
 
-The digits are the UCI "Optical Recognition of Handwritten Digits" set as
-scikit-learn bundles it (``sklearn.datasets.load_digits``: 1,797 digits by
-43 writers, 8 x 8 cells of 0..16 ink, made by E. Alpaydin and C. Kaynak) --
-handwriting collected apart from NIST, so nothing MNIST was made from.
+Two sources of handwriting collected apart from NIST, so nothing MNIST was
+made from:
+
+* ``optdigits``: the UCI "Optical Recognition of Handwritten Digits" set as
+  scikit-learn bundles it (``sklearn.datasets.load_digits``: 1,797 digits by
+  43 writers, 8 x 8 cells of 0..16 ink, made by E. Alpaydin and C. Kaynak);
+  the coarse 8 x 8 grid loses much of each stroke's shape.
+* ``fonts``: the digits of eleven fonts digitised from people's handwriting,
+  packaged by Debian (see :data:`FONTS`; install them with
+  ``apt-get install fonts-dkg-handwriting fonts-breip fonts-bwht fonts-klee
+  fonts-rufscript fonts-humor-sans``).  Each font is one writer's one way
+  of writing each digit, drawn with Pillow at full resolution in
+  ``--variants`` versions: a pen a little thinner or thicker (a stroke of
+  0-4 pixels added around the glyph at 160 pixels), turned by up to 8
+  degrees, placed anywhere in its box.  Fonts not installed are left out
+  and named in the report.
+
 Each digit is rendered as a person would hand it over, dark ink on light
 paper, in two ways:
 
@@ -13,7 +26,8 @@ paper, in two ways:
   300-900 pixels a side, with uneven paper;
 
 each alternately as PNG and JPEG.  Then ``nndl predict --json [MODEL]``
-reads all of them, and the accuracy is reported per kind and format.
+reads all of them, and the accuracy is reported per source, kind and
+format, per digit, and per font.
 Without ``--model`` the default model (the default settings, trained once)
 is used.
 
@@ -27,7 +41,8 @@ reader than the chapter's network.
 Run::
 
     pip install ".[predict]" scikit-learn
-    python benchmarks/handwriting.py [--model MODEL.npz] [--limit N] [--keep DIR] [--reference]
+    apt-get install fonts-dkg-handwriting fonts-breip fonts-bwht fonts-klee fonts-rufscript fonts-humor-sans
+    python benchmarks/handwriting.py [--model MODEL.npz] [--limit N] [--variants V] [--keep DIR] [--reference]
 
 It appends its result, with the command that produced it, to
 ``benchmarks/results/handwriting.txt``.
@@ -44,7 +59,39 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+
+#: Handwriting fonts as Debian installs them: name -> (file, Debian package, licence, whose hand).
+#: Left out: fonts-femkeklaver, whose digits are sketched hollow outlines, not written strokes.
+FONTS = {
+    "dkg-handwriting": ("truetype/fifthhorseman/dkg.ttf", "fonts-dkg-handwriting", "GPL-3+", "Daniel Kahn Gillmor"),
+    "breip": ("truetype/breip/Breip.ttf", "fonts-breip", "OFL-1.0", "Adam Breipohl"),
+    **{
+        f"because-we-{name.lower()}": (
+            f"opentype/bwht/BecauseWe{name}-Regular.otf",
+            "fonts-bwht",
+            "OFL-1.1",
+            "a Red Hat contributor (Because We Had To)",
+        )
+        for name in ("Build", "Connect", "Create", "Learn", "Mentor", "Organize")
+    },
+    "klee-one": ("truetype/klee/KleeOne-Regular.ttf", "fonts-klee", "OFL-1.1", "Fontworks, by pencil and pen"),
+    "rufscript": (
+        "truetype/rufscript/Rufscript010.ttf",
+        "fonts-rufscript",
+        "GPL-3+ with font exception",
+        "Hiran Venugopalan",
+    ),
+    "humor-sans": (
+        "truetype/humor-sans/Humor-Sans.ttf",
+        "fonts-humor-sans",
+        "OFL-1.1",
+        "Michael Ciuffo, after xkcd's lettering",
+    ),
+}
+FONT_DIR = Path("/usr/share/fonts")
+#: The size glyphs are drawn at, before any rendering.
+GLYPH_PX = 160
 
 
 def ink_image(grid: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -94,9 +141,47 @@ def _ink_colour(rng: np.random.Generator) -> np.ndarray:
     return np.array([rng.uniform(10, 50), rng.uniform(20, 60), rng.uniform(90, 150)])  # blue ballpoint
 
 
-def sources(limit: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Ink grids in [0, 1] and labels: the unseen handwriting, and MNIST's
-    own test digits as a control for the rendering and the preprocessing."""
+def glyph(font: ImageFont.FreeTypeFont, digit: int, rng: np.random.Generator) -> np.ndarray:
+    """One written ``digit`` in ``font`` as ink in [0, 1] on a square grid:
+    a pen 0-4 pixels thicker, turned by up to 8 degrees, anywhere in a box
+    it fills 80-100 %."""
+    stroke = int(rng.integers(0, 5))
+    size = 2 * GLYPH_PX
+    ink = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(ink).text(
+        (size // 2, size // 2), str(digit), font=font, fill=255, anchor="mm", stroke_width=stroke, stroke_fill=255
+    )
+    ink = ink.rotate(float(rng.uniform(-8, 8)), resample=Image.Resampling.BICUBIC)
+    ink = ink.crop(ink.getbbox())
+    side = round(max(ink.size) / rng.uniform(0.8, 1.0))
+    grid = np.zeros((side, side), np.float32)
+    top, left = (int(rng.integers(0, side - n + 1)) for n in (ink.size[1], ink.size[0]))
+    grid[top : top + ink.size[1], left : left + ink.size[0]] = np.asarray(ink, np.float32) / 255.0
+    return grid
+
+
+def installed_fonts() -> dict[str, ImageFont.FreeTypeFont]:
+    """The fonts of :data:`FONTS` that are installed here."""
+    return {
+        name: ImageFont.truetype(str(FONT_DIR / file), GLYPH_PX)
+        for name, (file, *_) in FONTS.items()
+        if (FONT_DIR / file).is_file()
+    }
+
+
+def font_digits(variants: int, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """``variants`` versions of each digit in each installed font: ink
+    grids, labels and font names, one version of everything at a time (so
+    that ``--limit`` keeps every font and digit)."""
+    fonts = installed_fonts()
+    made = [(glyph(font, d, rng), d, name) for _ in range(variants) for name, font in fonts.items() for d in range(10)]
+    return [g for g, *_ in made], np.array([d for _, d, _ in made]), [name for *_, name in made]
+
+
+def sources(limit: int | None, variants: int = 0, seed: int = 0) -> dict[str, tuple[list, np.ndarray, list]]:
+    """Ink grids in [0, 1], labels and writers (a font, or ``""``): the
+    unseen handwriting, and MNIST's own test digits as a control for the
+    rendering and the preprocessing."""
     from sklearn.datasets import load_digits
 
     import nndl
@@ -104,18 +189,26 @@ def sources(limit: int | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     digits = load_digits()
     test = nndl.load().test
     n = limit or len(digits.target)
-    return {
-        "optdigits": (digits.images[:n] / 16.0, digits.target[:n]),
-        "mnist-control": (test.images[: n // 2].reshape(-1, 28, 28) / 255.0, test.labels[: n // 2]),
+    found = {
+        "optdigits": (list(digits.images[:n] / 16.0), digits.target[:n], [""] * n),
+        "mnist-control": (
+            list(test.images[: n // 2].reshape(-1, 28, 28) / 255.0),
+            test.labels[: n // 2],
+            [""] * (n // 2),
+        ),
     }
+    if variants:
+        grids, labels, fonts = font_digits(variants, np.random.default_rng([seed, 1]))
+        found["fonts"] = (grids[:limit], labels[:limit], fonts[:limit])
+    return found
 
 
-def render_all(folder: Path, limit: int | None, seed: int) -> list[tuple[Path, int, str, str, str]]:
+def render_all(folder: Path, limit: int | None, variants: int, seed: int) -> list[tuple[Path, int, str, str, str, str]]:
     """Every digit of every source drawn small and large, alternately as PNG and JPEG."""
     rng = np.random.default_rng(seed)
     made = []
-    for source, (grids, labels) in sources(limit).items():
-        for i, (grid, label) in enumerate(zip(grids, labels)):
+    for source, (grids, labels, writers) in sources(limit, variants, seed).items():
+        for i, (grid, label, writer) in enumerate(zip(grids, labels, writers)):
             for kind, render in (("small", render_small), ("large", render_large)):
                 fmt = "png" if (i + (kind == "large")) % 2 == 0 else "jpeg"
                 path = folder / f"{source}-{kind}-{i:04d}-{label}.{'png' if fmt == 'png' else 'jpg'}"
@@ -124,7 +217,7 @@ def render_all(folder: Path, limit: int | None, seed: int) -> list[tuple[Path, i
                     img.save(path)
                 else:
                     img.save(path, quality=int(rng.integers(75, 95)))
-                made.append((path, int(label), source, kind, fmt))
+                made.append((path, int(label), source, kind, fmt, writer))
     return made
 
 
@@ -148,29 +241,39 @@ def as_stored(model: str | None, limit: int | None) -> float:
     from nndl.predict import default_model_path
 
     net = Network.load(model or default_model_path())
-    grids, labels = sources(limit)["mnist-control"]
-    return float((net.predict((grids * 255).round().astype(np.uint8).reshape(len(grids), -1)) == labels).mean())
+    grids, labels, _ = sources(limit)["mnist-control"]
+    return float(
+        (net.predict((np.array(grids) * 255).round().astype(np.uint8).reshape(len(grids), -1)) == labels).mean()
+    )
 
 
 def accuracy_lines(made, predicted: dict[str, int], title: str) -> list[str]:
+    def right(rows) -> int:
+        return sum(predicted[p.name] == label for p, label, *_ in rows)
+
+    def score(rows) -> str:
+        return f"{right(rows):4} / {len(rows):4} ({100 * right(rows) / len(rows):5.1f} %)"
+
+    def per_digit(rows) -> str:
+        by_digit = [[r for r in rows if r[1] == d] for d in range(10)]
+        return " ".join(f"{d}:{100 * right(r) / len(r):.0f}%" for d, r in enumerate(by_digit))
+
     lines = [title]
-    for source in ("optdigits", "mnist-control"):
+    present = [source for source in ("optdigits", "fonts", "mnist-control") if any(m[2] == source for m in made)]
+    for source in present:
         for kind in ("small", "large"):
             for fmt in ("png", "jpeg"):
-                rows = [(p, label) for p, label, s, k, f in made if (s, k, f) == (source, kind, fmt)]
-                ok = sum(predicted[p.name] == label for p, label in rows)
-                lines.append(f"  {source:13} {kind:5} {fmt:4}: {ok:4} / {len(rows):4} ({100 * ok / len(rows):.1f} %)")
-        rows = [(p, label) for p, label, s, *_ in made if s == source]
-        ok = sum(predicted[p.name] == label for p, label in rows)
-        lines.append(f"  {source:13} all       : {ok:4} / {len(rows):4} ({100 * ok / len(rows):.1f} %)")
-    confusion = np.zeros((10, 10), int)
-    for p, label, source, *_ in made:
-        if source == "optdigits":
-            confusion[label, predicted[p.name]] += 1
-    lines.append(
-        "  optdigits per digit: "
-        + " ".join(f"{d}:{100 * confusion[d, d] / confusion[d].sum():.0f}%" for d in range(10))
-    )
+                lines.append(
+                    f"  {source:13} {kind:5} {fmt:4}: {score([m for m in made if m[2:5] == (source, kind, fmt)])}"
+                )
+            lines.append(f"  {source:13} {kind:5} all : {score([m for m in made if m[2:4] == (source, kind)])}")
+        rows = [m for m in made if m[2] == source]
+        lines.append(f"  {source:13} all       : {score(rows)}")
+        if source != "mnist-control":
+            lines.append(f"  {source:13} per digit : {per_digit(rows)}")
+    for font in dict.fromkeys(m[5] for m in made if m[2] == "fonts"):
+        rows = [m for m in made if m[5] == font]
+        lines.append(f"  font {font:22}: {score(rows)}  {per_digit(rows)}")
     return lines
 
 
@@ -178,6 +281,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="a model file (default: nndl's default model)")
     p.add_argument("--limit", type=int, help="use only the first N digits")
+    p.add_argument("--variants", type=int, default=16, help="versions of each digit in each font (0: no fonts)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", metavar="DIR", help="keep the rendered images and the 28 x 28 inputs here")
     p.add_argument("--reference", action="store_true", help="also score a 3-nearest-neighbour reader (slow)")
@@ -186,7 +290,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        made = render_all(folder, args.limit, args.seed)
+        made = render_all(folder, args.limit, args.variants, args.seed)
         inputs = folder / "inputs"
         cmd = [sys.executable, "-m", "nndl", "predict", "--json", *([args.model] if args.model else [])]
         cmd += [str(path) for path, *_ in made] + ["--show-input", str(inputs)]
@@ -197,6 +301,9 @@ def main() -> int:
             sys.exit(f"nndl predict failed: {r.stderr.strip()}")
         predicted = {Path(o["path"]).name: o["digit"] for o in map(json.loads, r.stdout.splitlines())}
         lines = accuracy_lines(made, predicted, f"nndl predict ({args.model or 'the default model'}):")
+        if args.variants:
+            missing = [f"{name} ({FONTS[name][1]})" for name in FONTS if name not in installed_fonts()]
+            lines.append(f"  fonts not installed, left out: {', '.join(missing) or 'none'}")
         lines.append(f"  {len(made)} images read in {seconds:.1f} s")
         lines.append(
             f"  mnist-control as MNIST stores them (no rendering): {100 * as_stored(args.model, args.limit):.1f} %"
