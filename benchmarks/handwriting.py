@@ -171,10 +171,12 @@ def installed_fonts() -> dict[str, ImageFont.FreeTypeFont]:
 
 def font_digits(variants: int, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
     """``variants`` versions of each digit in each installed font: ink
-    grids, labels and font names, one version of everything at a time (so
-    that ``--limit`` keeps every font and digit)."""
+    grids, labels and font names, in a shuffled order (so that ``--limit``
+    keeps a mix of fonts and digits, and PNG and JPEG alternate over each
+    font's digits rather than with the digit)."""
     fonts = installed_fonts()
     made = [(glyph(font, d, rng), d, name) for _ in range(variants) for name, font in fonts.items() for d in range(10)]
+    made = [made[i] for i in rng.permutation(len(made))]
     return [g for g, *_ in made], np.array([d for _, d, _ in made]), [name for *_, name in made]
 
 
@@ -271,7 +273,7 @@ def accuracy_lines(made, predicted: dict[str, int], title: str) -> list[str]:
         lines.append(f"  {source:13} all       : {score(rows)}")
         if source != "mnist-control":
             lines.append(f"  {source:13} per digit : {per_digit(rows)}")
-    for font in dict.fromkeys(m[5] for m in made if m[2] == "fonts"):
+    for font in [name for name in FONTS if any(m[5] == name for m in made)]:
         rows = [m for m in made if m[5] == font]
         lines.append(f"  font {font:22}: {score(rows)}  {per_digit(rows)}")
     return lines
