@@ -7,7 +7,7 @@ made from:
   scikit-learn bundles it (``sklearn.datasets.load_digits``: 1,797 digits by
   43 writers, 8 x 8 cells of 0..16 ink, made by E. Alpaydin and C. Kaynak);
   the coarse 8 x 8 grid loses much of each stroke's shape.
-* ``fonts``: the digits of eleven fonts digitised from people's handwriting,
+* ``fonts``: the digits of eleven fonts made from, or after, people's handwriting,
   packaged by Debian (see :data:`FONTS`; install them with
   ``apt-get install fonts-dkg-handwriting fonts-breip fonts-bwht fonts-klee
   fonts-rufscript fonts-humor-sans``).  Each font is one writer's one way
