@@ -59,6 +59,15 @@ def add_train(sub) -> None:
         default="test",
         help="data to evaluate on after each epoch (default: test)",
     )
+    p.add_argument(
+        "--engine",
+        choices=["auto", "reference", "numpy", "numba", "torch"],
+        default="auto",
+        help="how to compute the SGD steps; all give the same results to float rounding (default: auto, the fastest)",
+    )
+    p.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="cuda trains on a GPU through PyTorch (default: cpu)"
+    )
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     p.set_defaults(run=run_train)
 
@@ -75,6 +84,8 @@ def run_train(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         eval=args.eval,
         data=args.data,
+        engine=args.engine,
+        device=args.device,
     ).validate()
     net, history = train(config, progress=None, log=lambda line: print(line, flush=True))
     if args.save:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import engines
 from .errors import ConfigError, DataError, NNDLError
 from .files import atomic_write, open_npz
 
@@ -126,6 +127,12 @@ class Network:
     ``seed`` makes a run reproducible bit for bit: the same seed gives the
     same initial parameters and the same shuffles.  ``dtype`` is float64 as
     in the book, or float32.
+
+    ``engine`` chooses how training runs (:mod:`nndl.engines`): ``"auto"``
+    (the fastest available), ``"reference"`` (:meth:`backprop` per
+    mini-batch, the code to read), ``"numpy"``, ``"numba"`` or ``"torch"``;
+    ``device`` is ``"cpu"`` or ``"cuda"`` (through PyTorch).  All compute
+    the same steps, equal to float rounding.
     """
 
     def __init__(
@@ -133,10 +140,15 @@ class Network:
         sizes: Sequence[int],
         seed: int | None = None,
         dtype: np.typing.DTypeLike = np.float64,
+        *,
+        engine: str = "auto",
+        device: str = "cpu",
     ) -> None:
         self.sizes = _check_sizes(sizes)
         self.num_layers = len(self.sizes)
         self.dtype = _check_dtype(dtype)
+        engines.check(engine, device)
+        self.engine, self.device = engine, device
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         # Drawn in float64 and rounded, so float32 and float64 networks with
@@ -315,7 +327,14 @@ class Network:
     ) -> None:
         """Apply :meth:`update_mini_batch`'s step to mini-batches ``first`` to
         ``last - 1`` of an epoch, mini-batch ``k`` being the examples
-        ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``."""
+        ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``.
+
+        A faster engine, when one is chosen, does the same here; the code
+        below is the reference."""
+        engine = engines.select(self, inputs, mini_batch_size)
+        if engine is not None:
+            engine.train_batches(self, inputs, targets, order, mini_batch_size, eta, first, last)
+            return
         for k in range(first, last):
             idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
             self._step(_as_float(inputs[idx], self.dtype).T, targets[idx].T, eta)
@@ -404,6 +423,7 @@ class Network:
             raise DataError(f"{path}: parameters of mixed dtypes {sorted(map(str, dtypes))}")
         net.dtype = dtypes.pop()
         net.seed = settings.get("seed") if isinstance(settings, dict) else None
+        net.engine, net.device = "auto", "cpu"
         net.rng = np.random.default_rng(net.seed)
         net.settings = settings if isinstance(settings, dict) else {}
         return net

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from . import engines
 from .data import Dataset, load
 from .errors import ConfigError
 from .network import EpochResult, History, Network
@@ -32,6 +33,8 @@ class TrainConfig:
     dtype: str = "float64"
     eval: str = "test"
     data: str | None = None
+    engine: str = "auto"
+    device: str = "cpu"
     extra: dict = field(default_factory=dict, compare=False)
 
     def validate(self) -> TrainConfig:
@@ -49,6 +52,7 @@ class TrainConfig:
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.eval not in ("test", "validation"):
             raise ConfigError(f"eval must be 'test' or 'validation', got {self.eval!r}")
+        engines.check(self.engine, self.device)
         return self
 
     def check_data(self, data: Dataset) -> None:
@@ -82,7 +86,7 @@ def train(
     network and its history (whose ``settings`` are ``config``'s)."""
     config.validate()
     data = load(config.data) if data is None else data
-    net = Network(config.sizes, seed=config.seed, dtype=config.dtype)
+    net = Network(config.sizes, seed=config.seed, dtype=config.dtype, engine=config.engine, device=config.device)
     config.check_data(data)
     history = net.SGD(
         data.train,
