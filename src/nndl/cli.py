@@ -120,7 +120,52 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_train, add_evaluate]
+# -- nndl bench ---------------------------------------------------------------
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure training speed against other libraries",
+        description="Time an epoch of the notebook's training in every nndl engine and in the book's algorithm, "
+        "NumPy, scikit-learn, PyTorch and JAX (those installed), each in its own process, then sweep nndl over "
+        "mini-batch and hidden-layer sizes.  Takes a few minutes; --quick checks that everything runs.",
+    )
+    p.add_argument("--quick", action="store_true", help="tiny subsets and few epochs: a smoke test")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="measure only these: nndl engines (auto numba numpy reference torch) and peers "
+        "(book numpy sklearn torch jax)",
+    )
+    p.add_argument("--output", default="nndl-bench.md", metavar="PATH", help="Markdown report (default: nndl-bench.md)")
+    p.set_defaults(run=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from .benchmark import machine, run
+    from .files import atomic_write
+
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    body = run(quick=args.quick, only=args.only, say=_say)
+    command = " ".join(
+        ["nndl bench"] + (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else [])
+    )
+    command += f" --output {args.output}"
+    text = (
+        f"# Training speed\n\nWritten by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
+        f"Machine: {machine()}.  Load average at the start: {load}.\n\n{body}"
+    )
+    print(body, end="")
+    _say(f"Wrote {atomic_write(args.output, lambda f: f.write(text.encode()))}")
+    return 0
+
+
+COMMANDS = [add_train, add_evaluate, add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
