@@ -57,7 +57,7 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
     d1 = np.empty((m, hp), w1t.dtype)  # delta^1
     d2 = np.empty((m, n_out), w1t.dtype)  # delta^2
     scale = np.empty(1, w1t.dtype)
-    touched = np.zeros(1, np.int64)  # keeps the reads below from being optimised away
+    touched = 0  # returned, so the reads below are not optimised away
     for k in range(start, stop, m):
         mb = min(m, stop - k)
         # Read one value per cache line of the next mini-batch's pixel lists:
@@ -70,7 +70,7 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
                 seen += pixels[q]
             for q in range(indptr[r], indptr[r + 1], 64):
                 seen += values[q]
-        touched[0] += seen
+        touched += seen
         # forward and backward passes, all with the weights before this step
         for j in range(mb):
             r = order[k + j]
@@ -121,6 +121,7 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
                 p = pixels[q]
                 for h in range(hp):
                     w1t[p, h] -= f * d1[j, h]
+    return touched
 
 
 @numba.njit(cache=True, nogil=True)
