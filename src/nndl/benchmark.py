@@ -310,7 +310,7 @@ def report(rows, sweep, whole, default, peaks, quick) -> str:
     by_config: dict = {}
     for job, result in sweep:
         by_config.setdefault((job.batch, job.hidden), {})[job.name] = (job, result)
-    from .engines import NUMBA_MAX_BATCH
+    from .engines import prefers_numba
 
     for (m, h), engines in sorted(by_config.items()):
         cells, times = [], {}
@@ -321,7 +321,7 @@ def report(rows, sweep, whole, default, peaks, quick) -> str:
             else:
                 times[name] = _median_epoch(result, job)
                 cells.append(f"{times[name]:.3f}")
-        pick = "numba" if m <= NUMBA_MAX_BATCH and "numba" in times else "numpy"
+        pick = "numba" if prefers_numba((784, h, 10), m) and "numba" in times else "numpy"
         if pick in times:
             gflops = FULL * flops_per_example((784, h, 10)) / 1e9 / times[pick]
             tail = f"{pick} | {gflops:.1f} | {100 * gflops / peak32:.1f}"

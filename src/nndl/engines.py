@@ -21,8 +21,9 @@ floating-point rounding (the tests check this against the reference).
     PyTorch on ``device`` ``"cpu"`` or ``"cuda"`` (see
     :mod:`nndl.torch_engine`).  Needs the ``torch`` extra.
 ``auto``
-    The fastest that applies: ``torch`` on a GPU, ``numba`` for small
-    mini-batches when it is installed and applies, else ``numpy``.
+    The fastest that applies: ``torch`` on a GPU, ``numba`` when it is
+    installed and applies and the mini-batches are not large (see
+    :func:`prefers_numba`), else ``numpy``.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from .errors import ConfigError, require
 ENGINES = ("auto", "reference", "numpy", "numba", "torch")
 #: The devices ``Network(device=...)`` accepts.
 DEVICES = ("cpu", "cuda")
-#: ``auto`` uses the compiled per-example kernel up to this mini-batch size;
-#: above it matrix products over whole mini-batches are faster.
-NUMBA_MAX_BATCH = 64
+#: ``auto`` uses the compiled per-example kernel while mini-batch size x
+#: hidden units is at most this; beyond it the matrix products of whole
+#: mini-batches run closer to the machine's peak (see benchmarks/README.md).
+NUMBA_MAX_WORK = 50_000
 
 
 def check(engine: str, device: str) -> None:
@@ -69,7 +71,7 @@ def select(net, inputs: np.ndarray, mini_batch_size: int):
     if name == "auto":
         if device == "cuda":
             name = "torch"
-        elif mini_batch_size <= NUMBA_MAX_BATCH and _fast_applies(net, inputs):
+        elif prefers_numba(net.sizes, mini_batch_size) and _fast_applies(net, inputs):
             name = "numba"
         else:
             name = "numpy"
@@ -82,6 +84,12 @@ def select(net, inputs: np.ndarray, mini_batch_size: int):
     if name not in cache:
         cache[name] = _make(name, device)
     return cache[name]
+
+
+def prefers_numba(sizes, mini_batch_size: int) -> bool:
+    """Whether ``auto`` runs a ``[n_in, H, n_out]`` network with the compiled
+    kernel (when it is installed and the inputs are bytes)."""
+    return len(sizes) == 3 and mini_batch_size * sizes[1] <= NUMBA_MAX_WORK
 
 
 def _fast_applies(net, inputs: np.ndarray) -> bool:
@@ -138,12 +146,13 @@ class NumpyEngine:
             idx = order[k : k + mini_batch_size]
             buf = self._buffers_for(net, len(idx), inputs.dtype)
             x = buf["x"]
+            # mode="clip" (the indices are valid anyway) writes straight into out=
             if inputs.dtype == np.uint8:
-                np.take(inputs, idx, axis=0, out=buf["bytes"])
-                np.take(buf["lut"], buf["bytes"], out=x)
+                np.take(inputs, idx, axis=0, out=buf["bytes"], mode="clip")
+                np.take(buf["lut"], buf["bytes"], out=x, mode="clip")
             else:
                 x[...] = inputs[idx]
-            np.take(targets, idx, axis=0, out=buf["y"])
+            np.take(targets, idx, axis=0, out=buf["y"], mode="clip")
             acts = [x]
             for w, b, a in zip(net.weights, net.biases, buf["a"]):
                 np.matmul(acts[-1], w.T, out=a)
