@@ -10,9 +10,10 @@ than left to autograd, so each step is exactly the book's::
 
 The mini-batches and their order are the network's (its generator draws the
 shuffles), so a run on ``"cuda"`` follows the same path as one on the CPU.
-On the CPU the tensors share memory with the network's arrays; on a GPU the
-parameters are copied there at the start of each range of mini-batches and
-back at its end, so the network's arrays are current between calls.
+The parameters are copied to the device at the start of each range of
+mini-batches and back at its end (on the CPU the tensors share the arrays'
+memory, and the copies cost nothing), so the network's arrays are current
+between calls and the CPU runs the code path a GPU runs.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class TorchEngine:
     def train_batches(self, net, inputs, targets, order, mini_batch_size, eta, first, last) -> None:
         """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is ``order``."""
         torch = self.torch
-        on_cpu = self.device.type == "cpu"
         if inputs is not self._inputs:  # a copy: torch tensors must be writeable
             self._x, self._inputs = torch.tensor(inputs, device=self.device), inputs
         if targets is not self._targets:
@@ -73,6 +73,5 @@ class TorchEngine:
                     weights[l].sub_(delta.T @ acts[l], alpha=c)
                     biases[l].sub_(delta.sum(dim=0)[:, None], alpha=c)
                     delta = below
-        if not on_cpu:
-            for p, t in zip(params, tensors):
-                p[...] = t.cpu().numpy()
+        for p, t in zip(params, tensors):  # a no-op on the CPU, where they share memory
+            p[...] = t.cpu().numpy()
