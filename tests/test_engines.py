@@ -167,3 +167,15 @@ def test_cuda_without_a_gpu_is_one_line_exit_2(monkeypatch, capsys):
 def test_cli_engine_flag_trains(capsys):
     assert main(["train", "--engine", "numpy", "--epochs", "1", "--sizes", "784", "10", "10"]) == 0
     assert capsys.readouterr().out.startswith("Epoch 0: ")
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+def test_a_mini_batch_larger_than_the_data_is_one_step(mnist, engine):
+    """The book's rule with m > n: one step on all n examples (the bound on
+    mini-batch size is far above any data set, so buffers follow the data)."""
+    data = (mnist.train.images[:40], mnist.train.labels[:40])
+    want = Network([784, 30, 10], seed=0, engine="reference")
+    want.SGD(data, 1, 1_000_000, 3.0, log=None)
+    got = Network([784, 30, 10], seed=0, engine=engine)
+    got.SGD(data, 1, 1_000_000, 3.0, log=None)
+    assert relative_difference(params(got), params(want)) <= 1e-12

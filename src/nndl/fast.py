@@ -53,9 +53,10 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
     half = lut[128]  # 128/256: constants in the parameters' dtype
     one = half + half
     zero = half - half
-    a1 = np.empty((m, hp), w1t.dtype)  # a^1 of each example of the mini-batch
-    d1 = np.empty((m, hp), w1t.dtype)  # delta^1
-    d2 = np.empty((m, n_out), w1t.dtype)  # delta^2
+    rows = max(min(m, stop - start), 0)  # examples in the largest mini-batch here
+    a1 = np.empty((rows, hp), w1t.dtype)  # a^1 of each example of the mini-batch
+    d1 = np.empty((rows, hp), w1t.dtype)  # delta^1
+    d2 = np.empty((rows, n_out), w1t.dtype)  # delta^2
     scale = np.empty(1, w1t.dtype)
     touched = 0  # returned, so the reads below are not optimised away
     for k in range(start, stop, m):
