@@ -41,7 +41,7 @@ DEVICES = ("cpu", "cuda")
 #: ``auto`` uses the compiled per-example kernel while mini-batch size x
 #: hidden units is at most this; beyond it the matrix products of whole
 #: mini-batches run closer to the machine's peak (see benchmarks/README.md).
-NUMBA_MAX_WORK = 50_000
+NUMBA_MAX_WORK = 200_000
 
 
 def check(engine: str, device: str) -> None:
