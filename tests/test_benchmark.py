@@ -20,7 +20,7 @@ def test_quick_bench_writes_a_table(tmp_path, capsys):
     text = out.read_text()
     assert "Written by `nndl bench --quick --only auto book jax --output" in text
     rows = [line for line in text.splitlines() if line.startswith("| nndl auto") or line.startswith("| book")]
-    assert len(rows) == 3  # float64, float32 and the book
+    assert len(rows) == 3  # float64, float32 and the book's code
     for row in rows:
         cells = [c.strip() for c in row.split("|")[1:-1]]
         assert float(cells[2]) > 0 and float(cells[8]) >= 0 and float(cells[9]) > 20  # s/epoch, load, MB

@@ -180,14 +180,15 @@ def peer_jobs(quick: bool) -> list[Job]:
     epochs = 2 if quick else 5
     few = 2 if quick else 3
     jobs = [
-        Job("nndl auto (default)", "nndl", "auto", epochs=epochs, n=n_mid if quick else FULL),
-        Job("nndl auto", "nndl", "auto", "float32", epochs=epochs, n=n_mid if quick else FULL),
-        Job("nndl numba, cold compile", "nndl", "numba", epochs=2, n=n_mid, cold=True),
+        Job("nndl auto (default)", "nndl", "auto", "float32", epochs=epochs, n=n_mid if quick else FULL),
+        Job("nndl auto", "nndl", "auto", "float64", epochs=epochs, n=n_mid if quick else FULL),
+        Job("nndl numba, cold compile", "nndl", "numba", "float32", epochs=2, n=n_mid, cold=True),
         Job("nndl numpy", "nndl", "numpy", epochs=epochs, n=n_mid if quick else FULL),
         Job("nndl numpy", "nndl", "numpy", "float32", epochs=epochs, n=n_mid if quick else FULL),
         Job("nndl reference", "nndl", "reference", epochs=few, n=n_mid if quick else FULL),
         Job("nndl torch (cpu)", "nndl", "torch", epochs=few, n=n_mid),
-        Job("book's algorithm", "peer", "book", epochs=few, n=n_small),
+        Job("book's algorithm, np.vectorize sigmoid", "peer", "book", epochs=few, n=n_small // 2),
+        Job("book's algorithm, np.exp sigmoid", "peer", "book-exp", epochs=few, n=n_small),
         Job("vectorized NumPy", "peer", "numpy", epochs=few, n=n_mid if quick else FULL),
         Job("vectorized NumPy", "peer", "numpy", "float32", epochs=few, n=n_mid if quick else FULL),
         Job("scikit-learn MLPClassifier", "peer", "sklearn", epochs=few, n=n_mid),
@@ -296,7 +297,7 @@ def report(rows, sweep, whole, default, peaks, quick) -> str:
         out += [f"`nndl train` with defaults failed: {whole['error']}", ""]
     else:
         out += [
-            f"`nndl train` with defaults ({_count(len(whole['epochs']), 'epoch')}, float64, evaluated on the test "
+            f"`nndl train` with defaults ({_count(len(whole['epochs']), 'epoch')}, float32, evaluated on the test "
             f"set after each): {whole['total']:.2f} s in all after {whole['startup']:.2f} s of start-up, median "
             f"{statistics.median(whole['epochs']):.3f} s per epoch, final accuracy {100 * whole['accuracy']:.2f} %, "
             f"peak memory {whole['peak_mb']:.0f} MB.",

@@ -7,7 +7,10 @@ every mini-batch in turn).  Building it converts the data to the peer's own
 format; the benchmark times that apart from the epochs.
 
 * :class:`BookNetwork` -- the book's algorithm, one example at a time, in
-  Python 3 (written here for the benchmark; the sigmoid is ``1/(1+e^{-z})``).
+  Python 3 (written here for the benchmark), with the sigmoid and its
+  derivative as the book's code first had them, scalar functions wrapped
+  in ``np.vectorize`` (``book``), or as it has them now, NumPy expressions on the
+  whole vector (``book-exp``).
 * :func:`vectorized_numpy` -- the obvious NumPy version: each mini-batch a
   matrix, every operation a fresh array.
 * :func:`sklearn_mlp` -- scikit-learn's ``MLPClassifier`` (logistic
@@ -34,8 +37,12 @@ class BookNetwork:
     examples of each mini-batch, each example's gradient by backprop on
     column vectors, the gradients summed, then one step."""
 
-    def __init__(self, sizes, seed: int, dtype) -> None:
+    def __init__(self, sizes, seed: int, dtype, vectorize: bool = True) -> None:
         rng = np.random.default_rng(seed)
+        if vectorize:
+            self.sigmoid, self.sigmoid_prime = np.vectorize(_sigmoid), np.vectorize(_sigmoid_prime)
+        else:
+            self.sigmoid, self.sigmoid_prime = _sigmoid, _sigmoid_prime
         self.biases = [rng.standard_normal((n, 1)).astype(dtype) for n in sizes[1:]]
         self.weights = [rng.standard_normal((n, k)).astype(dtype) for k, n in zip(sizes[:-1], sizes[1:])]
         self.random = random.Random(seed)
@@ -61,15 +68,14 @@ class BookNetwork:
         for b, w in zip(self.biases, self.weights):
             z = np.dot(w, activation) + b
             zs.append(z)
-            activation = _sigmoid(z)
+            activation = self.sigmoid(z)
             activations.append(activation)
         grad_b = [None] * len(self.biases)
         grad_w = [None] * len(self.weights)
-        delta = (activations[-1] - y) * _sigmoid(zs[-1]) * (1 - _sigmoid(zs[-1]))
+        delta = (activations[-1] - y) * self.sigmoid_prime(zs[-1])
         grad_b[-1], grad_w[-1] = delta, np.dot(delta, activations[-2].T)
         for l in range(2, len(self.biases) + 1):
-            s = _sigmoid(zs[-l])
-            delta = np.dot(self.weights[-l + 1].T, delta) * s * (1 - s)
+            delta = np.dot(self.weights[-l + 1].T, delta) * self.sigmoid_prime(zs[-l])
             grad_b[-l], grad_w[-l] = delta, np.dot(delta, activations[-l - 1].T)
         return grad_b, grad_w
 
@@ -78,11 +84,19 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def book(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+def _sigmoid_prime(z):
+    return _sigmoid(z) * (1 - _sigmoid(z))
+
+
+def book(X, labels, sizes, batch, eta, dtype, seed, vectorize: bool = True) -> Epoch:
     eye = np.eye(sizes[-1], dtype=dtype)
     data = [(x.reshape(-1, 1), eye[:, [t]]) for x, t in zip(X.astype(dtype), labels)]
-    net = BookNetwork(sizes, seed, dtype)
+    net = BookNetwork(sizes, seed, dtype, vectorize)
     return lambda: net.epoch(data, batch, eta)
+
+
+def book_exp(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+    return book(X, labels, sizes, batch, eta, dtype, seed, vectorize=False)
 
 
 def vectorized_numpy(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
@@ -202,6 +216,7 @@ def jax_scan(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
 #: name -> (builder, module it needs, pip install command)
 PEERS = {
     "book": (book, None, None),
+    "book-exp": (book_exp, None, None),
     "numpy": (vectorized_numpy, None, None),
     "sklearn": (sklearn_mlp, "sklearn", "pip install scikit-learn"),
     "torch": (torch_sgd, "torch", "pip install torch==2.13.0 (the CPU build)"),
