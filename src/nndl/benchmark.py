@@ -4,7 +4,8 @@ pick instead, measured in one run on one machine.
 Every measurement runs in a fresh Python process (``python -m
 nndl.benchmark --worker SPEC``), which reports as one JSON line:
 
-* ``startup`` -- importing the library that trains;
+* ``startup`` -- starting Python and importing nndl and the library that
+  trains (measured from outside, as the process's time before loading data);
 * ``load`` -- loading MNIST and converting it to that library's format;
 * ``warmup`` -- the first epoch's extra time over the median (compilation,
   caches);
@@ -89,7 +90,7 @@ def matmul_peak(dtype, size: int = 2048, repeats: int = 5) -> float:
 def _worker(job: Job) -> dict:
     if job.cold:
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="nndl-bench-")
-    t = time.perf_counter()
+    # the libraries the job trains with, imported now so start-up counts them
     if job.kind == "peer":
         from . import peers
 
@@ -99,14 +100,12 @@ def _worker(job: Job) -> dict:
     else:
         from .network import Network
 
-        if job.name == "numba" or (job.kind == "train" and importlib.util.find_spec("numba")):
+        if job.name in ("numba", "auto") and importlib.util.find_spec("numba"):
             import numba  # noqa: F401
         if job.name == "torch":
             import torch  # noqa: F401
-    imports = time.perf_counter() - t
-
     if job.kind == "train":
-        return _train_worker(imports, job.epochs)
+        return _train_worker(job.epochs)
 
     t = time.perf_counter()
     from .data import load
@@ -129,17 +128,16 @@ def _worker(job: Job) -> dict:
         t = time.perf_counter()
         epoch()
         times.append(time.perf_counter() - t)
-    return {"imports": imports, "load": load_s, "epochs": times, "peak_mb": _peak_mb()}
+    return {"load": load_s, "epochs": times, "peak_mb": _peak_mb()}
 
 
-def _train_worker(imports: float, epochs: int) -> dict:
+def _train_worker(epochs: int) -> dict:
     """``nndl train`` with its defaults, as the command runs it."""
     from .train import TrainConfig, train
 
     t = time.perf_counter()
     _, history = train(TrainConfig(epochs=epochs), log=None)
     return {
-        "imports": imports,
         "load": 0.0,
         "total": time.perf_counter() - t,
         "epochs": [e.seconds for e in history],
