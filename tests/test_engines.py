@@ -179,3 +179,27 @@ def test_a_mini_batch_larger_than_the_data_is_one_step(mnist, engine):
     got = Network([784, 30, 10], seed=0, engine=engine)
     got.SGD(data, 1, 1_000_000, 3.0, log=None)
     assert relative_difference(params(got), params(want)) <= 1e-12
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+def test_overflow_is_reported_like_numpy_when_asked_for(mnist, engine):
+    """Compiled code and BLAS do not set NumPy's error flags; under
+    np.errstate(over="raise") each engine raises FloatingPointError itself
+    when the parameters stop being finite, and without it trains on."""
+    data = mnist.train.images[:200], np.eye(10)[mnist.train.labels[:200]], np.arange(200), 10
+    with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
+        Network([784, 30, 10], seed=0, engine=engine)._train_batches(*data, np.inf, 0, 20)
+    with np.errstate(all="ignore"):
+        net = Network([784, 30, 10], seed=0, engine=engine)
+        net._train_batches(*data, np.inf, 0, 20)
+    assert not all(np.isfinite(p).all() for p in net.weights + net.biases)
+
+
+def test_compiled_engine_reports_an_overflowing_weighted_input(mnist):
+    """Weights so large that z = w x + b overflows, while the weights stay
+    finite: the reference's NumPy would report it, so the kernel does."""
+    data = mnist.train.images[:200], np.eye(10)[mnist.train.labels[:200]], np.arange(200), 10
+    net = Network([784, 30, 10], seed=0, engine="numba")
+    net.weights[0] *= 1e307
+    with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
+        net._train_batches(*data, 3.0, 0, 20)

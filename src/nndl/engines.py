@@ -116,6 +116,16 @@ def _make(name: str, device: str):
     return TorchEngine(device)
 
 
+def check_overflow(params, overflows: int = 0) -> None:
+    """Raise ``FloatingPointError``, as NumPy itself would, when the caller
+    asked NumPy to raise on overflow (``np.errstate(over="raise")``) and
+    values overflowed (``overflows`` counted by compiled code) or the
+    parameters are no longer finite: compiled code and BLAS do not report
+    overflow through NumPy's error state."""
+    if np.geterr()["over"] == "raise" and (overflows or not all(np.isfinite(p).all() for p in params)):
+        raise FloatingPointError("overflow: values are no longer finite")
+
+
 def input_scale(dtype: np.dtype) -> np.ndarray:
     """``lut[v] = v / 256`` for every byte ``v``: the float input of a pixel,
     exactly as :meth:`nndl.data.Split.X` computes it."""
@@ -181,6 +191,7 @@ class NumpyEngine:
                 b -= c * delta.sum(axis=0)[:, None]
                 if l > 0:
                     delta = below
+        check_overflow(net.weights + net.biases)
 
     def _buffers_for(self, net, m: int, input_dtype) -> dict:
         key = (m, net.dtype, tuple(net.sizes), input_dtype)

@@ -27,10 +27,12 @@ at activation 0, so their weights stay 0.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-from .engines import input_scale
+from .engines import check_overflow, input_scale
 
 # Fused multiply-add and reordered sums (to use vector instructions); no
 # assumption that values are finite, so a diverging run still shows NaN.
@@ -46,7 +48,8 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
     ``w2`` ``(n_out, HP)``, ``b2`` ``(n_out,)``; the nonzero pixels of image
     ``r`` are ``pixels[indptr[r]:indptr[r+1]]`` with bytes ``values[...]``.
     The sigmoid is ``1 / (1 + e^{-z})`` here, the reference's function in
-    the form that compiles to the fastest code.
+    the form that compiles to the fastest code.  Returns the number of
+    weighted inputs ``z`` that overflowed (and a number of no interest).
     """
     hp = w1t.shape[1]
     n_out = w2.shape[0]
@@ -59,6 +62,7 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
     d2 = np.empty((rows, n_out), w1t.dtype)  # delta^2
     scale = np.empty(1, w1t.dtype)
     touched = 0  # returned, so the reads below are not optimised away
+    overflows = 0  # weighted inputs z that are not finite
     for k in range(start, stop, m):
         mb = min(m, stop - k)
         # Read one value per cache line of the next mini-batch's pixel lists:
@@ -83,7 +87,10 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
                 for h in range(hp):
                     a1[j, h] += x * w1t[p, h]
             for h in range(n_hidden):
-                a1[j, h] = one / (one + np.exp(-a1[j, h]))  # e^{-z} = inf gives 0, as it should
+                z = a1[j, h]
+                if not math.isfinite(z):
+                    overflows += 1
+                a1[j, h] = one / (one + np.exp(-z))  # e^{-z} = inf gives 0, as it should
             for h in range(n_hidden, hp):
                 a1[j, h] = zero
             for h in range(hp):
@@ -92,6 +99,8 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
                 z = b2[o]
                 for h in range(hp):
                     z += w2[o, h] * a1[j, h]
+                if not math.isfinite(z):
+                    overflows += 1
                 a = one / (one + np.exp(-z))
                 delta = (a - targets[r, o]) * a * (one - a)
                 d2[j, o] = delta
@@ -122,7 +131,7 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
                 p = pixels[q]
                 for h in range(hp):
                     w1t[p, h] -= f * d1[j, h]
-    return touched
+    return overflows, touched
 
 
 @numba.njit(cache=True, nogil=True)
@@ -186,7 +195,7 @@ class SparseEngine:
         w1t, b1, w2, b2 = self._padded
         start = first * mini_batch_size
         stop = min(last * mini_batch_size, len(order))
-        _train_sparse(
+        overflows, _ = _train_sparse(
             *self._csr,
             input_scale(net.dtype),
             targets,
@@ -201,6 +210,7 @@ class SparseEngine:
             net.sizes[1],
             eta,
         )
+        check_overflow(self._padded, overflows)
 
     def _attach(self, net) -> None:
         """Make the network's parameters views of padded copies, unless they

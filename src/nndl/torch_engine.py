@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .engines import check_overflow
 from .errors import ConfigError, require
 
 
@@ -75,3 +76,4 @@ class TorchEngine:
                     delta = below
         for p, t in zip(params, tensors):  # a no-op on the CPU, where they share memory
             p[...] = t.cpu().numpy()
+        check_overflow(params)
