@@ -159,9 +159,10 @@ def run_bench(args: argparse.Namespace) -> int:
         ["nndl bench"] + (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else [])
     )
     command += f" --output {args.output}"
+    end = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = (
         f"# Training speed\n\nWritten by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
-        f"Machine: {machine()}.  Load average at the start: {load}.\n\n{body}"
+        f"Machine: {machine()}.  Load average (1, 5, 15 minutes) at the start: {load}; at the end: {end}.\n\n{body}"
     )
     print(body, end="")
     _say(f"Wrote {atomic_write(args.output, lambda f: f.write(text.encode()))}")
