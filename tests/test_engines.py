@@ -15,17 +15,6 @@ from nndl.errors import MissingExtraError
 FAST_ENGINES = ["numpy", "numba", "torch"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Mini-batches of 10 are too small to share out; threads only contend."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def params(net: Network) -> list[np.ndarray]:
     return [p.copy() for p in net.weights + net.biases]
 

@@ -23,6 +23,11 @@ import numpy as np
 from .engines import check_overflow
 from .errors import ConfigError, require
 
+#: On the CPU, mini-batches with at most this many activations per layer
+#: (mini-batch size x layer width) run on one thread: shared out, such small
+#: products cost more in waiting than they save, and far more on a busy machine.
+SMALL = 200_000
+
 
 def check_device(device: str) -> None:
     """Raise a one-line error unless PyTorch is installed and ``device`` usable."""
@@ -57,8 +62,22 @@ class TorchEngine:
         start = first * mini_batch_size
         stop = min(last * mini_batch_size, len(order))
         batches = torch.from_numpy(np.ascontiguousarray(order[start:stop])).to(self.device)
+        threads = torch.get_num_threads()
+        if self.device.type == "cpu" and mini_batch_size * max(net.sizes[1:]) <= SMALL:
+            torch.set_num_threads(1)  # restored below
+        try:
+            self._steps(weights, biases, batches, mini_batch_size, eta, scale, dtype)
+        finally:
+            torch.set_num_threads(threads)
+        for p, t in zip(params, tensors):  # a no-op on the CPU, where they share memory
+            p[...] = t.cpu().numpy()
+        check_overflow(params)
+
+    def _steps(self, weights, biases, batches, mini_batch_size, eta, scale, dtype) -> None:
+        """The SGD steps on the mini-batches of the examples ``batches``."""
+        torch = self.torch
         with torch.no_grad():
-            for k in range(0, stop - start, mini_batch_size):
+            for k in range(0, len(batches), mini_batch_size):
                 idx = batches[k : k + mini_batch_size]
                 x = self._x[idx].to(dtype)
                 if scale != 1.0:
@@ -74,6 +93,3 @@ class TorchEngine:
                     weights[l].sub_(delta.T @ acts[l], alpha=c)
                     biases[l].sub_(delta.sum(dim=0)[:, None], alpha=c)
                     delta = below
-        for p, t in zip(params, tensors):  # a no-op on the CPU, where they share memory
-            p[...] = t.cpu().numpy()
-        check_overflow(params)
