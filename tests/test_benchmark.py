@@ -29,3 +29,9 @@ def test_quick_bench_writes_a_table(tmp_path, capsys):
     assert re.search(r"final accuracy \d+\.\d+ %, peak memory \d+ MB", text)
     assert "| 10 | 30 |" in text and "| 100 | 30 |" in text
     assert capsys.readouterr().out.startswith("## The notebook's configuration")
+
+
+def test_an_unwritable_output_fails_at_once(tmp_path, capsys):
+    assert main(["bench", "--quick", "--output", str(tmp_path / "missing" / "bench.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "folder" in err and "does not exist" in err

@@ -149,10 +149,15 @@ def add_bench(sub) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     import os
     import time
+    from pathlib import Path
 
     from .benchmark import machine, run
+    from .errors import DataError
     from .files import atomic_write
 
+    folder = Path(args.output).parent
+    if not folder.is_dir():  # checked first: the run takes minutes
+        raise DataError(f"cannot write {args.output}: folder {folder} does not exist")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     body = run(quick=args.quick, only=args.only, say=_say)
     command = " ".join(
