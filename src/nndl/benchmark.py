@@ -343,7 +343,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def _speedups(rows) -> list[str]:
-    """nndl's ``auto`` engine against each peer of the same precision."""
+    """nndl's ``auto`` engine against each peer of the same precision (or,
+    for a peer measured only in float64, against that)."""
     times = {}
     for job, result, problem in rows:
         if not problem:
@@ -359,10 +360,13 @@ def _speedups(rows) -> list[str]:
             "JAX lax.scan",
             "PyTorch CPU",
             "scikit-learn MLPClassifier",
-            "book's algorithm",
+            "book's algorithm, np.vectorize sigmoid",
+            "book's algorithm, np.exp sigmoid",
         ):
             if (label, dtype) in times:
                 parts.append(f"{times[label, dtype] / ours:.1f}x faster than {label}")
+            elif (label, "float64") in times:
+                parts.append(f"{times[label, 'float64'] / ours:.1f}x faster than {label} (float64)")
         if parts:
             out.append(f"- {dtype}: nndl takes {ours:.3f} s per epoch, " + ", ".join(parts) + ".")
     return out + [""] if out else []
