@@ -23,9 +23,10 @@ view of it (as do the other parameters of their padded copies), so the
 network's arrays always hold the current parameters and the reference code,
 ``save`` and ``evaluate`` work on them unchanged (but an array taken from
 ``net.weights`` before training is then no longer the network's).  Padding
-units are held at activation 0, so their weights stay 0.  Each example's
-``delta^1 x^T`` is applied to ``w^1`` as soon as it is computed, after all
-the mini-batch's forward passes, which rounds differently from summing first.
+units are held at activation 0, so their weights stay 0.  The step adds
+each example's share of the gradient to the weights in turn (once all of
+the mini-batch's forward and backward passes are done), where the reference
+sums the shares first: the same step, rounded differently.
 """
 
 from __future__ import annotations
