@@ -53,7 +53,7 @@ def test_one_step_of_a_deeper_network_equals_the_reference(mnist, engine):
     assert relative_difference(got, want) <= 1e-12
 
 
-@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("engine", FAST_ENGINES)
 def test_a_full_epoch_equals_the_reference(mnist, engine):
     """One epoch of 50,000 images through ``SGD``, same seed, same shuffle.
 
