@@ -263,7 +263,7 @@ def good_checkpoint(tmp_path, small, monkeypatch):
     path = tmp_path / "run.npz"
     stop_on_check(monkeypatch, 1)
     with pytest.raises(Interrupted):
-        train(TrainConfig(sizes=(784, 6, 10), epochs=2), data=small, log=None, checkpoint=path)
+        train(TrainConfig(sizes=(784, 6, 10), epochs=2, dtype="float64"), data=small, log=None, checkpoint=path)
     monkeypatch.undo()
     return path
 

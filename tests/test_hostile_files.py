@@ -68,7 +68,7 @@ def checkpoint_bytes() -> bytes:
     import tempfile
 
     net = Network([4, 3, 2], seed=1)
-    config = TrainConfig(sizes=(4, 3, 2), epochs=3, batch_size=10, seed=1)
+    config = TrainConfig(sizes=(4, 3, 2), epochs=3, batch_size=10, seed=1, dtype="float64")
     history = History([EpochResult(0, 0.01, 5, 10, 0.5, 0.2)])
     saved = Checkpoint(net, config, Position(1, net.rng.permutation(20), 1), history, "0" * 32)
     with tempfile.TemporaryDirectory() as folder:

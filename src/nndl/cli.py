@@ -54,7 +54,12 @@ def add_train(sub) -> None:
     p.add_argument(
         "--data", metavar="PATH", help="mnist.pkl.gz, an .npz file or a folder of IDX files (default: bundled MNIST)"
     )
-    p.add_argument("--dtype", choices=["float32", "float64"], help="floating-point precision (default: float64)")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        help="floating-point precision (default: float32, as accurate here as the book's float64 and faster; "
+        "float64 with --engine pytensor)",
+    )
     p.add_argument("--eval", choices=["test", "validation"], help="data to score after each epoch (default: test)")
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     p.add_argument(
@@ -80,19 +85,25 @@ def add_train(sub) -> None:
     p.set_defaults(run=run_train)
 
 
-def _add_engine(p: argparse.ArgumentParser, default: str | None = "numpy") -> None:
+def _add_engine(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    from .engines import ENGINES
+
     p.add_argument(
         "--engine",
-        choices=["numpy", "pytensor"],
+        choices=ENGINES,
         default=default,
-        help="numpy: the book's backpropagation; pytensor: the notes' symbolic model, "
-        "needs the pytensor extra (default: numpy)",
+        help="how to compute the SGD steps: auto (the fastest here), reference (the book's backpropagation as "
+        "written), numpy, numba, torch -- all the same mathematics, equal to float rounding -- or pytensor, the "
+        "notes' symbolic model (default: auto)",
+    )
+    p.add_argument(
+        "--device", choices=["cpu", "cuda"], default=default and "cpu", help="cuda trains on a GPU through PyTorch"
     )
 
 
 #: ``nndl train``'s flags that set the run's settings: --resume takes them from the checkpoint.
 SETTINGS = {"sizes": "--sizes", "epochs": "--epochs", "batch_size": "--batch-size", "eta": "--eta"}
-SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval", "engine": "--engine"}
+SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval", "engine": "--engine", "device": "--device"}
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -146,7 +157,12 @@ def add_evaluate(sub) -> None:
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("--data", metavar="PATH", help="data set to score on (default: bundled MNIST)")
     p.add_argument("--eval", choices=["test", "validation"], default="test", help="which part (default: test)")
-    _add_engine(p)
+    p.add_argument(
+        "--engine",
+        choices=["numpy", "pytensor"],
+        default="numpy",
+        help="compute the outputs with NumPy or with the notes' compiled PyTensor model (default: numpy)",
+    )
     p.set_defaults(run=run_evaluate)
 
 
@@ -457,7 +473,58 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_train, add_evaluate, add_plot, add_baseline, add_sweep, add_predict, add_serve]
+# -- nndl bench ---------------------------------------------------------------
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure training speed against other libraries",
+        description="Time an epoch of the notebook's training in every nndl engine and in the book's algorithm, "
+        "NumPy, scikit-learn, PyTorch and JAX (those installed), each in its own process, then sweep nndl over "
+        "mini-batch and hidden-layer sizes.  Takes a few minutes; --quick checks that everything runs.",
+    )
+    p.add_argument("--quick", action="store_true", help="tiny subsets and few epochs: a smoke test")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="measure only these: nndl engines (auto numba numpy reference torch) and peers "
+        "(book book-exp numpy sklearn torch jax)",
+    )
+    p.add_argument("--output", default="nndl-bench.md", metavar="PATH", help="Markdown report (default: nndl-bench.md)")
+    p.set_defaults(run=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import os
+    import time
+    from pathlib import Path
+
+    from .benchmark import machine, run
+    from .errors import DataError
+    from .files import atomic_write
+
+    folder = Path(args.output).parent
+    if not folder.is_dir():  # checked first: the run takes minutes
+        raise DataError(f"cannot write {args.output}: folder {folder} does not exist")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    body = run(quick=args.quick, only=args.only, say=_say)
+    command = " ".join(
+        ["nndl bench"] + (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else [])
+    )
+    command += f" --output {args.output}"
+    end = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    text = (
+        f"# Training speed\n\nWritten by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
+        f"Machine: {machine()}.  Load average (1, 5, 15 minutes) at the start: {load}; at the end: {end}.\n\n{body}"
+    )
+    print(body, end="")
+    _say(f"Wrote {atomic_write(args.output, lambda f: f.write(text.encode()))}")
+    return 0
+
+
+COMMANDS = [add_train, add_evaluate, add_plot, add_baseline, add_sweep, add_predict, add_serve, add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

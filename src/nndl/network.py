@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import engines
 from .errors import ConfigError, DataError, NNDLError
 from .files import NpzReader, atomic_write, open_npz, read_bytes, write_npz
 
@@ -34,8 +35,8 @@ MODEL_FORMAT = 1
 MAX_PARAMETERS = 2**28
 #: The largest number of layers a network may have.
 MAX_LAYERS = 64
-#: Examples per forward pass when evaluating (bounds memory).
-EVAL_CHUNK = 10_000
+#: Examples per forward pass when evaluating (bounds memory: 6 MB of float64 inputs).
+EVAL_CHUNK = 1_000
 #: Mini-batches trained between progress-bar updates.
 BATCHES_PER_UPDATE = 100
 #: The largest history file (JSON) nndl reads.
@@ -186,6 +187,12 @@ class Network:
     ``seed`` makes a run reproducible bit for bit: the same seed gives the
     same initial parameters and the same shuffles.  ``dtype`` is float64 as
     in the book, or float32.
+
+    ``engine`` chooses how training runs (:mod:`nndl.engines`): ``"auto"``
+    (the fastest available), ``"reference"`` (:meth:`backprop` per
+    mini-batch, the code to read), ``"numpy"``, ``"numba"`` or ``"torch"``;
+    ``device`` is ``"cpu"`` or ``"cuda"`` (through PyTorch).  All compute
+    the same steps, equal to float rounding.
     """
 
     def __init__(
@@ -193,10 +200,15 @@ class Network:
         sizes: Sequence[int],
         seed: int | None = None,
         dtype: np.typing.DTypeLike = np.float64,
+        *,
+        engine: str = "auto",
+        device: str = "cpu",
     ) -> None:
         self.sizes = _check_sizes(sizes)
         self.num_layers = len(self.sizes)
         self.dtype = _check_dtype(dtype)
+        engines.check(engine, device)
+        self.engine, self.device = engine, device
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         # Drawn in float64 and rounded, so float32 and float64 networks with
@@ -425,7 +437,14 @@ class Network:
     ) -> None:
         """Apply :meth:`update_mini_batch`'s step to mini-batches ``first`` to
         ``last - 1`` of an epoch, mini-batch ``k`` being the examples
-        ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``."""
+        ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``.
+
+        A faster engine, when one is chosen, does the same here; the code
+        below is the reference."""
+        engine = engines.select(self, inputs, mini_batch_size)
+        if engine is not None:
+            engine.train_batches(self, inputs, targets, order, mini_batch_size, eta, first, last)
+            return
         for k in range(first, last):
             idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
             self._step(_as_float(inputs[idx], self.dtype).T, targets[idx].T, eta)
@@ -522,6 +541,7 @@ class Network:
         net.seed = seed
         net.rng = np.random.default_rng(seed)
         net.settings = settings
+        net.engine, net.device = "auto", "cpu"
         return net
 
 
@@ -592,7 +612,9 @@ def _quiet(progress: bool | None) -> bool | None:
 def _as_float(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Inputs as floats: bytes become ``byte / 256``, floats pass through."""
     if x.dtype == np.uint8:
-        return x.astype(dtype) * dtype.type(1 / 256)
+        x = x.astype(dtype)
+        x *= dtype.type(1 / 256)
+        return x
     return x.astype(dtype, copy=False)
 
 

@@ -6,10 +6,12 @@ eta 3.0).  :func:`train` loads the data, builds the network and runs SGD;
 given a ``checkpoint`` path it saves the run there after every epoch and
 when interrupted, and :func:`resume` goes on from such a checkpoint.
 
-Two engines run the same SGD loop: ``numpy`` (the book's backpropagation,
-:class:`~nndl.network.Network`) and ``pytensor`` (the notes' symbolic model,
-:class:`~nndl.symbolic.SymbolicNetwork`: biases start at 1 and the default
-eta is 6.0, the notes' learning rate 3/m on the summed cost).
+Every engine runs the same SGD loop.  Those of :mod:`nndl.engines`
+(``auto``, ``reference``, ``numpy``, ``numba``, ``torch``) arrange the book's
+backpropagation in different ways for speed; ``pytensor`` is the notes'
+symbolic model (:class:`~nndl.symbolic.SymbolicNetwork`: biases start at 1,
+the default eta is 6.0, the notes' learning rate 3/m on the summed cost, and
+the default dtype float64, as Theano's ``floatX``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from . import engines
 from .data import Dataset, load
 from .errors import ConfigError, DataError
 from .network import EpochResult, History, Network, Position, _check_sizes
@@ -29,7 +32,10 @@ from .network import EpochResult, History, Network, Position, _check_sizes
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1_000_000
 #: Each engine's default eta (the book's eta, on the mean cost of a mini-batch).
-ENGINE_ETA = {"numpy": 3.0, "pytensor": 6.0}
+ENGINE_ETA = {"auto": 3.0, "pytensor": 6.0}
+#: Each engine's default dtype: float32 is as accurate here as the book's
+#: float64 (see benchmarks/README.md) and faster; the notes' model keeps float64.
+ENGINE_DTYPE = {"auto": "float32", "pytensor": "float64"}
 
 
 @dataclass(frozen=True)
@@ -45,15 +51,18 @@ class TrainConfig:
     batch_size: int = 10
     eta: float | None = None
     seed: int | None = 0
-    dtype: str = "float64"
+    dtype: str | None = None
     eval: str = "test"
     data: str | None = None
+    engine: str = "auto"
+    device: str = "cpu"
     extra: dict = field(default_factory=dict, compare=False)
-    engine: str = "numpy"
 
     def __post_init__(self) -> None:
         if self.eta is None:
-            object.__setattr__(self, "eta", ENGINE_ETA.get(self.engine, ENGINE_ETA["numpy"]))
+            object.__setattr__(self, "eta", ENGINE_ETA.get(self.engine, ENGINE_ETA["auto"]))
+        if self.dtype is None:
+            object.__setattr__(self, "dtype", ENGINE_DTYPE.get(self.engine, ENGINE_DTYPE["auto"]))
 
     def validate(self) -> TrainConfig:
         """Check every setting, raising :class:`ConfigError` naming the first
@@ -71,8 +80,7 @@ class TrainConfig:
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.eval not in ("test", "validation"):
             raise ConfigError(f"eval must be 'test' or 'validation', got {self.eval!r}")
-        if self.engine not in ENGINE_ETA:
-            raise ConfigError(f"engine must be 'numpy' or 'pytensor', got {self.engine!r}")
+        engines.check(self.engine, self.device)
         return self
 
     def check_data(self, data: Dataset) -> None:
@@ -142,21 +150,25 @@ def train(
         raise ConfigError(
             f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) or remove it to start afresh"
         )
-    net = Network(config.sizes, seed=config.seed, dtype=config.dtype)
-    net = _on_engine(net, config, status, fresh=True)
+    net = _on_engine(None, config, status)
     return _run(
         net, config, data, History(), Position(), progress, log, on_epoch, checkpoint, history_path, monitor_training
     )
 
 
-def _on_engine(net: Network, config: TrainConfig, status, fresh: bool = False) -> Network:
-    """``net`` on the engine ``config`` names (a fresh pytensor network
-    starts its biases at 1, as the notes do)."""
+def _on_engine(net: Network | None, config: TrainConfig, status) -> Network:
+    """``net`` (None: a new network) on the engine and device ``config``
+    names; a new pytensor network starts its biases at 1, as the notes do."""
     if config.engine != "pytensor":
+        if net is None:
+            return Network(
+                config.sizes, seed=config.seed, dtype=config.dtype, engine=config.engine, device=config.device
+            )
+        net.engine, net.device = config.engine, config.device
         return net
     from .symbolic import SymbolicNetwork
 
-    if fresh:
+    if net is None:
         net = SymbolicNetwork(config.sizes, seed=config.seed, dtype=config.dtype)
     else:
         net = SymbolicNetwork.from_network(net)

@@ -1,0 +1,224 @@
+"""What users would pick instead: the same training in other code, for the benchmark.
+
+Each peer trains a ``[784, H, 10]`` sigmoid network by mini-batch SGD and is
+built by a function ``peer(X, labels, sizes, batch, eta, dtype, seed)``
+that returns ``epoch()``, a callable that trains one epoch (shuffle, then
+every mini-batch in turn).  Building it converts the data to the peer's own
+format; the benchmark times that apart from the epochs.
+
+* :class:`BookNetwork` -- the book's algorithm, one example at a time, in
+  Python 3 (written here for the benchmark), with the sigmoid and its
+  derivative as the book's code first had them, scalar functions wrapped
+  in ``np.vectorize`` (``book``), or as it has them now, NumPy expressions on the
+  whole vector (``book-exp``).
+* :func:`vectorized_numpy` -- the obvious NumPy version: each mini-batch a
+  matrix, every operation a fresh array.
+* :func:`sklearn_mlp` -- scikit-learn's ``MLPClassifier`` (logistic
+  units, plain SGD, constant learning rate, no momentum, no L2 penalty).
+  Its output layer is softmax with the log-loss, not the quadratic cost.
+* :func:`torch_sgd` -- PyTorch: ``nn.Sequential``, ``optim.SGD``, the
+  quadratic cost through autograd.
+* :func:`jax_scan` -- JAX: one jitted function per epoch, a ``lax.scan`` of
+  gradient steps over the mini-batches.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+
+Epoch = Callable[[], None]
+
+
+class BookNetwork:
+    """The chapter's algorithm as the book runs it: a Python loop over the
+    examples of each mini-batch, each example's gradient by backprop on
+    column vectors, the gradients summed, then one step."""
+
+    def __init__(self, sizes, seed: int, dtype, vectorize: bool = True) -> None:
+        rng = np.random.default_rng(seed)
+        if vectorize:
+            self.sigmoid, self.sigmoid_prime = np.vectorize(_sigmoid), np.vectorize(_sigmoid_prime)
+        else:
+            self.sigmoid, self.sigmoid_prime = _sigmoid, _sigmoid_prime
+        self.biases = [rng.standard_normal((n, 1)).astype(dtype) for n in sizes[1:]]
+        self.weights = [rng.standard_normal((n, k)).astype(dtype) for k, n in zip(sizes[:-1], sizes[1:])]
+        self.random = random.Random(seed)
+
+    def epoch(self, training_data: list, mini_batch_size: int, eta: float) -> None:
+        self.random.shuffle(training_data)
+        for k in range(0, len(training_data), mini_batch_size):
+            self.update_mini_batch(training_data[k : k + mini_batch_size], eta)
+
+    def update_mini_batch(self, mini_batch: list, eta: float) -> None:
+        sum_b = [np.zeros_like(b) for b in self.biases]
+        sum_w = [np.zeros_like(w) for w in self.weights]
+        for x, y in mini_batch:
+            grad_b, grad_w = self.backprop(x, y)
+            sum_b = [s + g for s, g in zip(sum_b, grad_b)]
+            sum_w = [s + g for s, g in zip(sum_w, grad_w)]
+        rate = eta / len(mini_batch)
+        self.biases = [b - rate * s for b, s in zip(self.biases, sum_b)]
+        self.weights = [w - rate * s for w, s in zip(self.weights, sum_w)]
+
+    def backprop(self, x: np.ndarray, y: np.ndarray):
+        activation, activations, zs = x, [x], []
+        for b, w in zip(self.biases, self.weights):
+            z = np.dot(w, activation) + b
+            zs.append(z)
+            activation = self.sigmoid(z)
+            activations.append(activation)
+        grad_b = [None] * len(self.biases)
+        grad_w = [None] * len(self.weights)
+        delta = (activations[-1] - y) * self.sigmoid_prime(zs[-1])
+        grad_b[-1], grad_w[-1] = delta, np.dot(delta, activations[-2].T)
+        for l in range(2, len(self.biases) + 1):
+            delta = np.dot(self.weights[-l + 1].T, delta) * self.sigmoid_prime(zs[-l])
+            grad_b[-l], grad_w[-l] = delta, np.dot(delta, activations[-l - 1].T)
+        return grad_b, grad_w
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _sigmoid_prime(z):
+    return _sigmoid(z) * (1 - _sigmoid(z))
+
+
+def book(X, labels, sizes, batch, eta, dtype, seed, vectorize: bool = True) -> Epoch:
+    eye = np.eye(sizes[-1], dtype=dtype)
+    data = [(x.reshape(-1, 1), eye[:, [t]]) for x, t in zip(X.astype(dtype), labels)]
+    net = BookNetwork(sizes, seed, dtype, vectorize)
+    return lambda: net.epoch(data, batch, eta)
+
+
+def book_exp(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+    return book(X, labels, sizes, batch, eta, dtype, seed, vectorize=False)
+
+
+def vectorized_numpy(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+    rng = np.random.default_rng(seed)
+    X = X.astype(dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[labels]
+    ws = [rng.standard_normal((k, n)).astype(dtype) for k, n in zip(sizes[:-1], sizes[1:])]
+    bs = [rng.standard_normal(n).astype(dtype) for n in sizes[1:]]
+
+    def epoch() -> None:
+        order = rng.permutation(len(X))
+        for k in range(0, len(X), batch):
+            idx = order[k : k + batch]
+            acts = [X[idx]]
+            for w, b in zip(ws, bs):
+                acts.append(1 / (1 + np.exp(-(acts[-1] @ w + b))))
+            delta = (acts[-1] - Y[idx]) * acts[-1] * (1 - acts[-1])
+            rate = eta / len(idx)
+            for l in range(len(ws) - 1, -1, -1):
+                grad_w, grad_b = acts[l].T @ delta, delta.sum(axis=0)
+                if l > 0:
+                    delta = (delta @ ws[l].T) * acts[l] * (1 - acts[l])
+                ws[l] -= rate * grad_w
+                bs[l] -= rate * grad_b
+
+    return epoch
+
+
+def sklearn_mlp(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+    from sklearn.neural_network import MLPClassifier
+
+    X = X.astype(dtype)
+    model = MLPClassifier(
+        hidden_layer_sizes=tuple(sizes[1:-1]),
+        activation="logistic",
+        solver="sgd",
+        batch_size=batch,
+        learning_rate="constant",
+        learning_rate_init=eta / 10,  # its log-loss takes larger steps than the quadratic cost
+        momentum=0.0,
+        nesterovs_momentum=False,
+        alpha=0.0,
+        shuffle=True,
+        random_state=seed,
+    )
+    classes = np.arange(sizes[-1])
+    return lambda: model.partial_fit(X, labels, classes=classes)
+
+
+def torch_sgd(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+    import torch
+
+    torch.manual_seed(seed)
+    tdtype = torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
+    layers = []
+    for k, n in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(k, n), torch.nn.Sigmoid()]
+    model = torch.nn.Sequential(*layers).to(tdtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=eta)
+    Xt = torch.from_numpy(X.astype(dtype))
+    Yt = torch.from_numpy(np.eye(sizes[-1], dtype=dtype)[labels])
+
+    def epoch() -> None:
+        order = torch.randperm(len(Xt))
+        for k in range(0, len(Xt), batch):
+            idx = order[k : k + batch]
+            optimizer.zero_grad()
+            loss = ((model(Xt[idx]) - Yt[idx]) ** 2).sum() / (2 * len(idx))
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
+def jax_scan(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+    import jax
+
+    if np.dtype(dtype) == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    n = len(X) - len(X) % batch  # lax.scan wants equal mini-batches
+    Xj = jnp.asarray(X[:n].astype(dtype))
+    Yj = jnp.asarray(np.eye(sizes[-1], dtype=dtype)[labels[:n]])
+    rng = np.random.default_rng(seed)
+    params = [
+        (jnp.asarray(rng.standard_normal((k, m)).astype(dtype)), jnp.asarray(rng.standard_normal(m).astype(dtype)))
+        for k, m in zip(sizes[:-1], sizes[1:])
+    ]
+
+    def cost(params, x, y):
+        a = x
+        for w, b in params:
+            a = jax.nn.sigmoid(a @ w + b)
+        return jnp.sum((a - y) ** 2) / (2 * len(x))
+
+    def step(params, xy):
+        grads = jax.grad(cost)(params, *xy)
+        return jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads), None
+
+    @jax.jit
+    def run_epoch(params, key):
+        order = jax.random.permutation(key, n)
+        xs = Xj[order].reshape(n // batch, batch, -1)
+        ys = Yj[order].reshape(n // batch, batch, -1)
+        return jax.lax.scan(step, params, (xs, ys))[0]
+
+    state = {"params": params, "key": jax.random.PRNGKey(seed)}
+
+    def epoch() -> None:
+        state["key"], key = jax.random.split(state["key"])
+        state["params"] = jax.block_until_ready(run_epoch(state["params"], key))
+
+    return epoch
+
+
+#: name -> (builder, module it needs, pip install command)
+PEERS = {
+    "book": (book, None, None),
+    "book-exp": (book_exp, None, None),
+    "numpy": (vectorized_numpy, None, None),
+    "sklearn": (sklearn_mlp, "sklearn", "pip install scikit-learn"),
+    "torch": (torch_sgd, "torch", "pip install torch==2.13.0 (the CPU build)"),
+    "jax": (jax_scan, "jax", "pip install jax jaxlib"),
+}
