@@ -177,17 +177,13 @@ def _model_and_data(args: argparse.Namespace):
     """The model ``args.model`` and the part ``args.eval`` of ``args.data``, checked to fit."""
     from .data import load
     from .network import Network
-    from .train import TrainConfig
+    from .train import TrainConfig, on_engine
 
     net = Network.load(args.model)
     data = load(args.data)
-    TrainConfig(sizes=tuple(net.sizes)).check_data(data)
-    if getattr(args, "engine", "numpy") == "pytensor":
-        from .symbolic import SymbolicNetwork
-
-        net = SymbolicNetwork.from_network(net)
-        _say(f"Compiled the PyTensor model in {net.compile_seconds:.2f} s")
-    return net, data[args.eval]
+    config = TrainConfig(sizes=tuple(net.sizes), engine=getattr(args, "engine", "auto"))
+    config.check_data(data)
+    return on_engine(net, config, status=_say), data[args.eval]
 
 
 # -- nndl plot ------------------------------------------------------------------
@@ -499,15 +495,11 @@ def add_bench(sub) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     import os
     import time
-    from pathlib import Path
 
     from .benchmark import machine, run
-    from .errors import DataError
-    from .files import atomic_write
+    from .files import atomic_write, check_folder
 
-    folder = Path(args.output).parent
-    if not folder.is_dir():  # checked first: the run takes minutes
-        raise DataError(f"cannot write {args.output}: folder {folder} does not exist")
+    check_folder(args.output)  # checked first: the run takes minutes
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     body = run(quick=args.quick, only=args.only, say=_say)
     command = " ".join(

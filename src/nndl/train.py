@@ -150,13 +150,13 @@ def train(
         raise ConfigError(
             f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) or remove it to start afresh"
         )
-    net = _on_engine(None, config, status)
+    net = on_engine(None, config, status)
     return _run(
         net, config, data, History(), Position(), progress, log, on_epoch, checkpoint, history_path, monitor_training
     )
 
 
-def _on_engine(net: Network | None, config: TrainConfig, status) -> Network:
+def on_engine(net: Network | None, config: TrainConfig, status: Callable[[str], None] | None = None) -> Network:
     """``net`` (None: a new network) on the engine and device ``config``
     names; a new pytensor network starts its biases at 1, as the notes do."""
     if config.engine != "pytensor":
@@ -212,7 +212,7 @@ def resume(
         checkpoint = path
     elif Path(checkpoint).exists() and Path(checkpoint).resolve() != Path(path).resolve():
         raise ConfigError(f"checkpoint {checkpoint} already exists; choose another path or remove it")
-    net = _on_engine(saved.network, config, status)
+    net = on_engine(saved.network, config, status)
     return _run(
         net,
         config,
