@@ -13,9 +13,11 @@ __version__ = "0.1.0"
 
 from .data import Dataset, Split, load, load_data, load_data_wrapper, vectorized_result
 from .errors import ConfigError, DataError, NNDLError
-from .network import History, Network, sigmoid, sigmoid_prime
+from .history import History
+from .network import Network, sigmoid, sigmoid_prime
 from .perceptron import Perceptron, add_bits, nand
-from .train import TrainConfig, resume, train
+from .config import TrainConfig
+from .train import resume, train
 
 __all__ = [
     "ConfigError",

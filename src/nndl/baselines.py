@@ -27,7 +27,7 @@ import numpy as np
 
 from .data import Dataset
 from .errors import ConfigError, require
-from .network import _quiet
+from .loop import _quiet
 
 #: gamma settings of :func:`svm`, and what each means.
 SVM_GAMMAS = {

@@ -98,6 +98,7 @@ def _worker(job: Job) -> dict:
         if module:
             importlib.import_module(module)
     else:
+        from .loop import train_epoch
         from .network import Network
 
         if job.name in ("numba", "auto") and importlib.util.find_spec("numba"):
@@ -120,7 +121,7 @@ def _worker(job: Job) -> dict:
         targets = np.eye(sizes[-1], dtype=job.dtype)[labels]
 
         def epoch():
-            net.train_epoch(images, targets, job.batch, ETA)
+            train_epoch(net, images, targets, job.batch, ETA)
 
     load_s = time.perf_counter() - t
     times = []

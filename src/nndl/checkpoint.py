@@ -24,21 +24,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import modelfile
+from .config import TrainConfig
 from .data import Dataset
 from .errors import DataError, NNDLError
 from .files import check_folder, open_npz, write_npz
-from .network import EpochResult, History, Interrupted, Network, Position
-from .train import TrainConfig
+from .history import EpochResult, History, epoch_record
+from .loop import Interrupted, Position
+from .network import Network
 
 #: Checkpoint files written by this version of nndl.
 CHECKPOINT_FORMAT = 1
@@ -72,7 +74,7 @@ def save_checkpoint(path: str | os.PathLike, saved: Checkpoint) -> Path:
     net = saved.network
     if not all(np.isfinite(p).all() for p in net.weights + net.biases):
         raise DataError(f"refusing to save non-finite weights or biases to {path}")
-    arrays = net._arrays(saved.config.to_dict())
+    arrays = modelfile.arrays(net.sizes, net.weights, net.biases, saved.config.to_dict())
     arrays["epoch"] = np.array(saved.position.epoch, dtype=np.int64)
     if saved.position.order is not None:
         arrays["order"] = np.asarray(saved.position.order, dtype=np.int64)
@@ -96,7 +98,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         for key in ("settings", "epoch", "history", "rng", "fingerprint"):
             if key not in npz:
                 raise DataError(f"{path} is not a complete checkpoint: it has no {key!r}")
-        net = Network._from_npz(npz)
+        net = Network.from_parameters(modelfile.from_npz(npz))
         try:
             config = TrainConfig.from_dict(net.settings)
         except NNDLError as e:
@@ -112,7 +114,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             if order.ndim != 1 or order.dtype.kind not in "iu" or not _is_permutation(order):
                 raise DataError(f"{path}: order must be a permutation of the training examples")
             n_batches = -(-len(order) // config.batch_size)
-            position = Position(epoch, order.astype(np.intp), _integer(npz, "batch", 1, n_batches - 1))
+            position = Position(epoch, order.astype(np.intp), _integer(npz, "batch", 0, n_batches - 1))
         history = _history(npz.json("history"), epoch, path)
         rng = _generator(npz.json("rng"), path)
         digest = npz.text("fingerprint", limit=64)
@@ -125,7 +127,7 @@ class Checkpointer:
 
     Inside a ``with`` block (in the main thread) SIGINT and SIGTERM no longer
     kill the run: they set a flag that :meth:`stop` reports, SGD stops at the
-    next check (within :data:`~nndl.network.BATCHES_PER_UPDATE`
+    next check (within :data:`~nndl.loop.BATCHES_PER_UPDATE`
     mini-batches) with :class:`~nndl.network.Interrupted`, and on the way out
     the checkpoint is written and the exception says where.  A second signal
     stops at once, with the last checkpoint written still whole.
@@ -201,32 +203,15 @@ def _is_permutation(order: np.ndarray) -> bool:
     return len(inside) == len(order) and bool(seen.all())
 
 
-#: The types an epoch's record may hold: integers where counts, else numbers or null.
-_TYPES = {"epoch": (int,), "correct": (int, type(None)), "total": (int, type(None))}
-_NUMBER = (int, float, type(None))
-
-
-def _history(records, epochs: int, path) -> History:
+def _history(records: object, epochs: int, path: object) -> History:
     """The history of ``epochs`` finished epochs, each record checked."""
     if not isinstance(records, list) or len(records) != epochs:
         raise DataError(f"{path}: its history must list the {epochs} epochs finished")
-    names = {f.name for f in fields(EpochResult)}
-    for j, r in enumerate(records):
-        if not (
-            isinstance(r, dict)
-            and set(r) == names
-            and all(isinstance(v, _TYPES.get(k, _NUMBER)) and _plain(v) for k, v in r.items())
-            and r["epoch"] == j
-        ):
-            raise DataError(f"{path}: its history's record of epoch {j} is malformed")
-    return History([EpochResult(**r) for r in records])
-
-
-def _plain(v) -> bool:
-    """None, or a number a float64 or int64 holds (not a bool, inf or NaN)."""
-    if isinstance(v, float):
-        return math.isfinite(v)
-    return v is None or (isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**63)
+    history = History([epoch_record(r, f"{path}: its history") for r in records])
+    for j, e in enumerate(history):
+        if e.epoch != j:
+            raise DataError(f"{path}: its history's record of epoch {j} says epoch {e.epoch}")
+    return history
 
 
 def _generator(state, path) -> np.random.Generator:

@@ -273,7 +273,7 @@ def run_plot_digits(args: argparse.Namespace) -> int:
 
 
 def run_plot_history(args: argparse.Namespace) -> int:
-    from .network import History
+    from .history import History
 
     plots = _plots()
     if len(args.histories) > plots.MAX_RUNS:

@@ -29,7 +29,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .data import Split  # noqa: E402
 from .files import atomic_write, check_folder  # noqa: E402
-from .network import History, Network, sigmoid  # noqa: E402
+from .history import History  # noqa: E402
+from .network import Network, sigmoid  # noqa: E402
 
 #: The most images one grid may hold.
 MAX_IMAGES = 400

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, require
-from .network import MODEL_FORMAT, Network
+from .modelfile import MODEL_FORMAT
+from .network import Network
 from .train import TrainConfig, train
 
 #: Set this to keep the default model somewhere other than the user's cache folder.

@@ -27,8 +27,8 @@ import numbers
 import numpy as np
 
 from .errors import ConfigError, require
-from .network import Network, _check_dtype
-from .train import MAX_BATCH, MAX_EPOCHS
+from .config import MAX_BATCH, MAX_EPOCHS, check_dtype
+from .network import Network
 
 require("sklearn", "nndl.sklearn", "sklearn")
 
@@ -163,7 +163,7 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"random_state must be None, an integer or a RandomState, got {rs!r}")
         if isinstance(rs, numbers.Integral) and not 0 <= rs < 2**63:
             raise ConfigError(f"random_state must be a non-negative integer, got {rs!r}")
-        return _check_dtype(self.dtype)
+        return check_dtype(self.dtype)
 
     # -- prediction -----------------------------------------------------------
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from .data import Dataset, check_limit, load
 from .errors import ConfigError, NNDLError, require
 from .files import atomic_write, check_folder
-from .network import DivergedError
+from .loop import DivergedError
 from .train import TrainConfig, train
 
 #: The most runs one sweep may hold, and the most local worker processes.

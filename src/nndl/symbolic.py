@@ -37,18 +37,15 @@ Needs the ``pytensor`` extra: ``pip install "nndl[pytensor]"``.
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .config import check_dtype, check_sizes
 from .errors import ConfigError, require
-from .network import Network, _as_float
 
 pytensor = require("pytensor", "the PyTensor engine", "pytensor")
 T = require("pytensor.tensor", "the PyTensor engine", "pytensor")
@@ -226,81 +223,16 @@ def notes_model(
     ``nndl.Network(sizes, seed)``: one seed, the same starting weights in
     both engines.
     """
-    model = SymbolicNetwork(sizes, seed=seed, dtype=dtype).model
-    model.eta.set_value(np.asarray(eta, dtype=model.eta.dtype))
-    return model
+    sizes = check_sizes(sizes)
+    dt = check_dtype(dtype)
+    # Drawn in the order Network draws them (biases, then weights), so one
+    # seed gives both the same starting weights.
+    rng = np.random.default_rng(seed)
+    for y in sizes[1:]:
+        rng.standard_normal((y, 1))  # the N(0, 1) biases Network draws; the notes start them at 1
+    biases = [np.ones((y, 1), dt) for y in sizes[1:]]
+    weights = [rng.standard_normal((y, x)).astype(dt) for x, y in zip(sizes[:-1], sizes[1:])]
+    return compile_sgd(MLP(weights, biases, [T.sigmoid] * (len(sizes) - 1)), eta)
 
 
-class SymbolicNetwork(Network):
-    """A :class:`~nndl.network.Network` whose steps and outputs run in PyTensor.
-
-    Everything else is the NumPy network's: the same ``SGD`` loop, the same
-    shuffles drawn from ``seed``, the same per-epoch lines, history and model
-    files.  Each mini-batch step is :attr:`model`'s compiled ``train`` (the
-    notes' summed cost at learning rate ``eta / (2m)``, i.e. the book's
-    ``eta``) and ``feedforward`` is its ``predict``.  ``weights`` and
-    ``biases`` stay NumPy arrays, copied to and from the compiled model.
-
-    ``bias_init=1.0`` starts every bias at 1, as the notes do; None keeps
-    the book's N(0, 1) draws.  The weights are those of ``Network(sizes, seed)``.
-    """
-
-    def __init__(
-        self,
-        sizes: Sequence[int],
-        seed: int | None = None,
-        dtype: np.typing.DTypeLike = np.float64,
-        bias_init: float | None = 1.0,
-    ) -> None:
-        super().__init__(sizes, seed=seed, dtype=dtype)
-        if bias_init is not None:
-            self.biases = [np.full_like(b, bias_init) for b in self.biases]
-        self._compile()
-
-    @classmethod
-    def from_network(cls, net: Network) -> SymbolicNetwork:
-        """A copy of ``net`` (a trained or loaded network) that runs in PyTensor."""
-        new = cls.__new__(cls)
-        new.__dict__.update(copy.deepcopy({k: v for k, v in vars(net).items() if k != "model"}))
-        new._compile()
-        return new
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> SymbolicNetwork:
-        """Read a model file (from either engine) into a SymbolicNetwork."""
-        return cls.from_network(Network.load(path))
-
-    def _compile(self) -> None:
-        mlp = MLP(self.weights, self.biases, [T.sigmoid] * (self.num_layers - 1))
-        self.model = compile_sgd(mlp)
-        self.compile_seconds = self.model.compile_seconds
-
-    def __repr__(self) -> str:
-        return f"SymbolicNetwork({self.sizes}, dtype={self.dtype.name})"
-
-    def feedforward(self, a: np.ndarray) -> np.ndarray:
-        """The output of the network for the column(s) ``a``, from the compiled ``predict``."""
-        self.model.set_parameters(self.weights, self.biases)
-        return self.model.predict(np.asarray(a, dtype=self.dtype))
-
-    @contextlib.contextmanager
-    def _compiled_train(self, eta: float) -> Iterator[Callable]:
-        """The compiled ``train``, with this network's parameters and ``eta``
-        copied in, and the trained parameters copied back afterwards."""
-        self.model.set_parameters(self.weights, self.biases)
-        self.model.eta.set_value(np.asarray(eta, dtype=self.dtype))
-        yield self.model.train
-        self.weights, self.biases = self.model.get_parameters()
-
-    def _train_batches(self, inputs, targets, order, mini_batch_size, eta, first, last) -> None:
-        with self._compiled_train(eta) as train:
-            for k in range(first, last):
-                idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-                train(_as_float(inputs[idx], self.dtype).T, targets[idx].T)
-
-    def _step(self, x: np.ndarray, y: np.ndarray, eta: float) -> None:
-        with self._compiled_train(eta) as train:
-            train(x, y)
-
-
-__all__ = ["MLP", "CompiledMLP", "Layer", "SymbolicNetwork", "compile_sgd", "gradient_updates", "notes_model"]
+__all__ = ["MLP", "CompiledMLP", "Layer", "compile_sgd", "gradient_updates", "notes_model"]

@@ -1,0 +1,149 @@
+"""Engines: the ways a :class:`~nndl.network.Network` can run its SGD steps.
+
+Every engine computes the same step as the readable reference,
+:meth:`Network.update_mini_batch <nndl.network.Network.update_mini_batch>`
+(:meth:`~nndl.network.Network.backprop`, then ``w -> w - eta nabla_w``), on
+the same mini-batches in the same order; they differ only in how the
+arithmetic is arranged, so their results agree to floating-point rounding
+(the tests check each against the reference).  Each is a module here with
+one class behind one small interface (:class:`~nndl.engines.base.Engine`).
+
+``reference``
+    No engine: the network's own ``update_mini_batch`` per mini-batch, the
+    code to read and change.
+``numpy`` (:mod:`nndl.engines.numpy`)
+    The same mathematics in the row convention with reused buffers.  Any
+    layer sizes, any inputs.
+``numba`` (:mod:`nndl.engines.numba`)
+    A compiled loop over mini-batches touching only the nonzero pixels, for
+    the chapter's shape: one hidden layer, ``uint8`` images.
+``torch`` (:mod:`nndl.engines.torch`)
+    PyTorch on ``device`` ``"cpu"`` or ``"cuda"``.  Needs the ``torch`` extra.
+``pytensor`` (:mod:`nndl.engines.pytensor`)
+    The step compiled by PyTensor from the notes' symbolic cost.  Needs the
+    ``pytensor`` extra.
+``auto``
+    The reference if a subclass changed the step; else ``torch`` on a GPU,
+    ``numba`` when it is installed and applies and the mini-batches are not
+    large (see :func:`prefers_numba`), else ``numpy``.
+
+To add an engine: a module here with a class that has ``train_batches``, its
+name in :data:`nndl.config.ENGINES`, and a line in :func:`_make`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import weakref
+from typing import Any
+
+import numpy as np
+
+from ..config import DEVICES, ENGINES, check_engine
+from ..errors import ConfigError, require
+from .base import Engine, check_overflow, input_scale
+
+#: ``auto`` uses the compiled per-example kernel while mini-batch size x
+#: hidden units is at most this; beyond it the matrix products of whole
+#: mini-batches run closer to the machine's peak (see benchmarks/README.md).
+NUMBA_MAX_WORK = 200_000
+
+#: Each network's engines, kept with the engines (not on the network), so
+#: buffers and compiled code survive from one call to the next and a copy
+#: of a network starts clean.
+_ENGINES: weakref.WeakKeyDictionary[Any, dict[str, Engine]] = weakref.WeakKeyDictionary()
+
+
+def check(engine: str, device: str) -> None:
+    """Raise a one-line :class:`NNDLError` if ``engine`` on ``device`` can't run here."""
+    check_engine(engine, device)
+    if engine == "numba":
+        require("numba", "engine 'numba'", "fast")
+    if engine == "pytensor":
+        require("pytensor", "the PyTensor engine", "pytensor")
+    if engine == "torch" or device == "cuda":
+        from .torch import check_device
+
+        check_device(device)
+
+
+def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
+    """The engine object that runs ``net``'s mini-batches, or None for the
+    reference code (the network's own ``update_mini_batch``)."""
+    name = getattr(net, "engine", "auto")
+    device = getattr(net, "device", "cpu")
+    if name == "reference":
+        return None
+    if name == "auto":
+        if net._runs_own_step():
+            return None
+        if device == "cuda":
+            name = "torch"
+        elif prefers_numba(net.sizes, mini_batch_size) and _numba_applies(net, inputs):
+            name = "numba"
+        else:
+            name = "numpy"
+    elif name == "numba" and not _numba_applies(net, inputs):
+        raise ConfigError(
+            f"engine 'numba' trains networks with one hidden layer on uint8 images; got sizes {net.sizes} "
+            f"and inputs of dtype {inputs.dtype} (use engine 'numpy')"
+        )
+    return engine_for(net, name)
+
+
+def engine_for(net: Any, name: str) -> Engine:
+    """``net``'s engine object called ``name`` (made on first use)."""
+    cache = _ENGINES.setdefault(net, {})
+    if name not in cache:
+        cache[name] = _make(name, getattr(net, "device", "cpu"))
+    return cache[name]
+
+
+def prefers_numba(sizes: list[int] | tuple[int, ...], mini_batch_size: int) -> bool:
+    """Whether ``auto`` runs a ``[n_in, H, n_out]`` network with the compiled
+    kernel (when it is installed and the inputs are bytes)."""
+    return len(sizes) == 3 and mini_batch_size * sizes[1] <= NUMBA_MAX_WORK
+
+
+def _numba_applies(net: Any, inputs: np.ndarray) -> bool:
+    return len(net.sizes) == 3 and inputs.dtype == np.uint8 and _installed("numba")
+
+
+def _installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _make(name: str, device: str) -> Engine:
+    if name == "numpy":
+        from .numpy import NumpyEngine
+
+        return NumpyEngine()
+    if name == "numba":
+        from .numba import SparseEngine
+
+        return SparseEngine()
+    if name == "pytensor":
+        from .pytensor import PyTensorEngine
+
+        return PyTensorEngine()
+    from .torch import TorchEngine
+
+    return TorchEngine(device)
+
+
+__all__ = [
+    "DEVICES",
+    "ENGINES",
+    "NUMBA_MAX_WORK",
+    "Engine",
+    "check",
+    "check_overflow",
+    "engine_for",
+    "input_scale",
+    "prefers_numba",
+    "select",
+]

@@ -1,0 +1,127 @@
+"""What a training run achieved, epoch by epoch: :class:`EpochResult` and
+:class:`History`, and their JSON form (``nndl train --history``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+from .files import atomic_write, read_bytes
+
+#: The largest history file (JSON) nndl reads.
+MAX_HISTORY_BYTES = 64 * 2**20
+
+
+@dataclass
+class EpochResult:
+    """What one epoch of training achieved.
+
+    ``correct``, ``total``, ``accuracy`` and ``cost`` are measured on the
+    evaluation data (``None`` when there was none); ``seconds`` is the time
+    spent training, evaluation excluded.  ``train_accuracy`` and
+    ``train_cost`` are the same measures on the training data, filled in only
+    when a run asks for them (they cost a pass over the training data).
+    """
+
+    epoch: int
+    seconds: float
+    correct: int | None = None
+    total: int | None = None
+    accuracy: float | None = None
+    cost: float | None = None
+    train_accuracy: float | None = None
+    train_cost: float | None = None
+
+    def line(self) -> str:
+        """The book's per-epoch line, with the accuracy and the time added."""
+        if self.total is None or self.correct is None or self.accuracy is None:
+            return f"Epoch {self.epoch} complete ({self.seconds:.2f} s)"
+        return f"Epoch {self.epoch}: {self.correct} / {self.total} ({100 * self.accuracy:.2f} %, {self.seconds:.2f} s)"
+
+
+@dataclass
+class History:
+    """The per-epoch results of a training run, and the settings it used."""
+
+    epochs: list[EpochResult] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __getitem__(self, i: int) -> EpochResult:
+        return self.epochs[i]
+
+    def __iter__(self) -> Iterator[EpochResult]:
+        return iter(self.epochs)
+
+    @property
+    def accuracy(self) -> list[float | None]:
+        return [e.accuracy for e in self.epochs]
+
+    @property
+    def cost(self) -> list[float | None]:
+        return [e.cost for e in self.epochs]
+
+    def to_dict(self) -> dict:
+        return {"settings": self.settings, "epochs": [asdict(e) for e in self.epochs]}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "history") -> History:
+        """The history :meth:`to_dict` wrote, every field checked
+        (:func:`epoch_record`), so a damaged one is a :class:`DataError`."""
+        if not isinstance(d, dict) or not isinstance(d.get("epochs"), list):
+            raise DataError(f"{where} is not an nndl history: expected an object with a list 'epochs'")
+        settings = d.get("settings", {})
+        if not isinstance(settings, dict):
+            raise DataError(f"{where}: 'settings' must be an object")
+        return cls([epoch_record(e, where) for e in d["epochs"]], dict(settings))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the history (settings and per-epoch results) as JSON, atomically."""
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
+        return atomic_write(path, lambda f: f.write(text.encode()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> History:
+        """Read a history file written by :meth:`save` (or ``nndl train --history``),
+        checking every field, so a damaged file is a :class:`DataError`."""
+        try:
+            d = json.loads(read_bytes(path, limit=MAX_HISTORY_BYTES))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise DataError(f"{path} is not a JSON history file ({str(e)[:80]})") from None
+        return cls.from_dict(d, str(path))
+
+
+def epoch_record(e: Any, where: str = "history") -> EpochResult:
+    """One epoch's record, checked: an integer ``epoch``, integers or null
+    for ``correct`` and ``total``, finite numbers or null for the rest
+    (``seconds`` null or missing is 0); fields it does not know are ignored.
+    The one check of an epoch record, for history files and checkpoints."""
+    if not isinstance(e, dict) or not _is_number(e.get("epoch"), int):
+        raise DataError(f"{where}: each epoch must be an object with an integer 'epoch', got {str(e)[:80]}")
+    known = {f.name: e.get(f.name) for f in fields(EpochResult)}
+    known["seconds"] = known["seconds"] or 0.0
+    for name, value in known.items():
+        types = (int,) if name in ("correct", "total") else (int, float)
+        if value is not None and not _is_number(value, types):
+            raise DataError(f"{where}: epoch {e['epoch']}: {name} must be a number, got {value!r:.80}")
+    return EpochResult(**known)
+
+
+def _is_number(value: Any, types: type | tuple[type, ...]) -> bool:
+    """A number of ``types`` that an int64 or a float64 holds: no bool, inf or NaN."""
+    if isinstance(value, bool) or not isinstance(value, types):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**63
+    return math.isfinite(value)
+
+
+__all__ = ["EpochResult", "History", "epoch_record"]

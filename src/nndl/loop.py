@@ -1,0 +1,248 @@
+"""The training loop around the chapter's SGD: epochs, shuffles, progress,
+stopping and going on, and divergence.
+
+:meth:`Network.SGD <nndl.network.Network.SGD>` calls :func:`sgd`.  Each
+epoch draws a fresh permutation of the training examples from the
+network's generator, cuts it into mini-batches and trains them in groups
+(:func:`train_epoch`); each group runs on the network's engine
+(:mod:`nndl.engines`) or, on the reference engine, through the network's own
+:meth:`~nndl.network.Network.update_mini_batch`, one mini-batch at a time.
+Between groups the loop updates the progress bar, asks ``pace`` how far to
+go next and ``stop`` whether to stop; after each epoch it evaluates and
+reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import engines
+from .errors import DataError, NNDLError
+from .history import EpochResult, History
+from .inputs import as_float, test_arrays, training_arrays
+
+#: Mini-batches trained between progress-bar updates (and ``stop`` checks).
+BATCHES_PER_UPDATE = 100
+
+#: ``pace(position)``: how many mini-batches to train from ``position`` before asking again; 0 stops.
+Pace = Callable[["Position"], int]
+
+
+class DivergedError(NNDLError):
+    """Training produced non-finite weights or biases."""
+
+
+@dataclass
+class Position:
+    """Where a training run stands: the next ``epoch`` to train and, inside
+    an epoch, its shuffled ``order`` and the next mini-batch ``batch``
+    (``order`` is None at an epoch boundary, before the shuffle)."""
+
+    epoch: int = 0
+    order: np.ndarray | None = None
+    batch: int = 0
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped early because ``stop()`` or ``pace()`` asked it to.
+
+    It is a :class:`KeyboardInterrupt`, so code that handles Ctrl-C handles
+    it.  ``position`` says where to go on from, ``history`` holds the epochs
+    finished; whoever saves a checkpoint adds its ``checkpoint`` path.
+    """
+
+    def __init__(self, position: Position, history: History | None = None, signum: int | None = None) -> None:
+        where = (
+            f"after epoch {position.epoch - 1}"
+            if position.order is None
+            else f"in epoch {position.epoch} before mini-batch {position.batch}"
+        )
+        super().__init__(f"interrupted {where}")
+        self.position = position
+        self.history = history
+        self.signum = signum
+        self.checkpoint: Path | None = None
+
+
+def sgd(
+    net: Any,
+    training_data: Any,
+    epochs: int,
+    mini_batch_size: int,
+    eta: float,
+    test_data: Any = None,
+    *,
+    progress: bool | None = False,
+    log: Callable[[str], None] | None = print,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    history: History | None = None,
+    start: Position | None = None,
+    stop: Callable[[], bool] | None = None,
+    pace: Pace | None = None,
+) -> History:
+    """Epochs ``start.epoch`` to ``epochs - 1`` of mini-batch SGD on ``net``
+    (see :meth:`Network.SGD <nndl.network.Network.SGD>`)."""
+    inputs, targets = training_arrays(training_data, net.sizes)
+    targets = targets.astype(net.dtype, copy=False)
+    test = None if test_data is None else test_arrays(test_data, net.sizes)
+    history = History() if history is None else history
+    start = Position() if start is None else start
+    for j in range(start.epoch, epochs):
+        try:
+            result = train_epoch(
+                net,
+                inputs,
+                targets,
+                mini_batch_size,
+                eta,
+                epoch=j,
+                progress=progress,
+                start=start if j == start.epoch else None,
+                stop=stop,
+                pace=pace,
+            )
+        except Interrupted as e:
+            e.history = history
+            raise
+        if test is not None:
+            result.correct, result.cost = net.accuracy_and_cost(*test)
+            result.total = len(test[1])
+            result.accuracy = result.correct / result.total
+        history.epochs.append(result)
+        if log is not None:
+            log(result.line())
+        if on_epoch is not None:
+            on_epoch(result)
+        if stop is not None and j + 1 < epochs and stop():
+            raise Interrupted(Position(j + 1), history)
+    return history
+
+
+def train_epoch(
+    net: Any,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    mini_batch_size: int,
+    eta: float,
+    *,
+    epoch: int = 0,
+    progress: bool | None = False,
+    start: Position | None = None,
+    stop: Callable[[], bool] | None = None,
+    pace: Pace | None = None,
+) -> EpochResult:
+    """Run one epoch of SGD over ``inputs`` ``(n, n_in)`` (uint8 bytes or
+    floats) and desired outputs ``targets`` ``(n, n_out)``.
+
+    The order is a fresh permutation drawn from the network's generator,
+    unless ``start`` carries the order of an epoch cut short and the
+    mini-batch to go on from (checked against the data first).  Mini-batches
+    run in groups: ``pace(position)`` (default: :data:`BATCHES_PER_UPDATE`)
+    says how many before the next question, 0 to stop; ``stop()`` is asked
+    after each group.  A stop raises :class:`Interrupted` with the position
+    reached.
+
+    Raises :class:`DivergedError` as soon as a number overflows or the
+    parameters stop being finite.
+    """
+    from tqdm import tqdm
+
+    n = len(inputs)
+    n_batches = -(-n // mini_batch_size)
+    if start is not None and start.order is not None:
+        order, k = check_position(start, n, n_batches)
+    else:
+        order, k = net.rng.permutation(n), 0
+    bar = tqdm(total=n_batches, initial=k, desc=f"Epoch {epoch}", unit="batch", leave=False, disable=_quiet(progress))
+    seconds = 0.0
+    try:
+        while k < n_batches:
+            count = BATCHES_PER_UPDATE if pace is None else pace(Position(epoch, order, k))
+            if count < 1:
+                _check_finite(net, epoch, eta)
+                raise Interrupted(Position(epoch, order, k))
+            last = min(k + count, n_batches)
+            t0 = time.perf_counter()
+            # Overflow is where divergence starts: stop there, not an epoch later.
+            with np.errstate(over="raise", invalid="raise"):
+                train_range(net, inputs, targets, order, mini_batch_size, eta, k, last)
+            seconds += time.perf_counter() - t0
+            bar.update(last - k)
+            k = last
+            if stop is not None and k < n_batches and stop():
+                _check_finite(net, epoch, eta)
+                raise Interrupted(Position(epoch, order, k))
+    except FloatingPointError:
+        raise DivergedError(
+            f"training diverged in epoch {epoch}: the numbers overflowed (eta = {eta}); try a smaller eta"
+        ) from None
+    finally:
+        bar.close()
+    _check_finite(net, epoch, eta)
+    return EpochResult(epoch=epoch, seconds=seconds)
+
+
+def train_range(
+    net: Any,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    order: np.ndarray,
+    mini_batch_size: int,
+    eta: float,
+    first: int,
+    last: int,
+) -> None:
+    """Mini-batches ``first`` to ``last - 1`` of an epoch, mini-batch ``k``
+    being the examples ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``:
+    on the network's engine, or one :meth:`update_mini_batch` call each on
+    the reference engine."""
+    engine = engines.select(net, inputs, mini_batch_size)
+    if engine is not None:
+        engine.train_batches(net, inputs, targets, order, mini_batch_size, eta, first, last)
+        return
+    for k in range(first, last):
+        idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
+        net.update_mini_batch((as_float(inputs[idx], net.dtype).T, targets[idx].T), eta)
+
+
+def check_position(start: Position, n: int, n_batches: int) -> tuple[np.ndarray, int]:
+    """The saved ``order`` and ``batch`` of an epoch cut short, checked
+    against the data before any engine indexes with them: ``order`` must be
+    a permutation of the ``n`` training examples, ``batch`` a mini-batch of
+    the epoch."""
+    order = np.asarray(start.order)
+    if order.ndim != 1 or order.dtype.kind not in "iu" or len(order) != n:
+        raise DataError(
+            f"the saved order must list each of the {n} training examples once; "
+            f"got {order.dtype} of shape {order.shape}"
+        )
+    seen = np.zeros(n, dtype=bool)
+    inside = order[(order >= 0) & (order < n)]
+    seen[inside] = True
+    if len(inside) != n or not seen.all():
+        raise DataError(f"the saved order must be a permutation of the {n} training examples")
+    if not (isinstance(start.batch, (int, np.integer)) and 0 <= start.batch < n_batches):
+        raise DataError(f"the saved position must be a mini-batch from 0 to {n_batches - 1}, got {start.batch!r:.40}")
+    return order.astype(np.intp, copy=False), int(start.batch)
+
+
+def _check_finite(net: Any, epoch: int, eta: float) -> None:
+    if not all(np.isfinite(p).all() for p in net.weights + net.biases):
+        raise DivergedError(
+            f"training diverged in epoch {epoch}: weights or biases are no longer finite "
+            f"(eta = {eta}); try a smaller eta"
+        )
+
+
+def _quiet(progress: bool | None) -> bool | None:
+    """tqdm's ``disable``: None lets tqdm show the bar only on a terminal."""
+    return None if progress is None else not progress
+
+
+__all__ = ["BATCHES_PER_UPDATE", "DivergedError", "Interrupted", "Position", "sgd", "train_epoch", "train_range"]
