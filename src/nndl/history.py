@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -124,4 +124,28 @@ def _is_number(value: Any, types: type | tuple[type, ...]) -> bool:
     return math.isfinite(value)
 
 
-__all__ = ["EpochResult", "History", "epoch_record"]
+#: How each training setting reads in a legend.
+_SETTING_NAMES = {
+    "sizes": lambda v: "sizes " + "-".join(map(str, v)) if isinstance(v, list) else f"sizes {v}",
+    "eta": lambda v: f"η = {v:g}" if isinstance(v, (int, float)) else f"η = {v}",
+    "batch_size": lambda v: f"mini-batch {v}",
+    "epochs": lambda v: f"{v} epochs",
+    "seed": lambda v: f"seed {v}",
+    "dtype": lambda v: str(v),
+    "data": lambda v: f"data {Path(v).name}" if v else "bundled MNIST",
+}
+
+
+def run_labels(settings: Sequence[dict]) -> list[str]:
+    """Legend labels for runs with these settings: the settings that differ
+    between them (``"η = 0.5"``, ``"η = 3"`` ...), or for a single run, its
+    network and learning rate."""
+    keys = [k for k in _SETTING_NAMES if len({repr(s.get(k)) for s in settings}) > 1]
+    if not keys:
+        if len(settings) > 1:
+            return [f"run {i + 1}" for i in range(len(settings))]
+        keys = [k for k in ("sizes", "eta", "batch_size") if k in settings[0]]
+    return [", ".join(_SETTING_NAMES[k](s.get(k)) for k in keys) for s in settings]
+
+
+__all__ = ["EpochResult", "History", "epoch_record", "run_labels"]

@@ -29,7 +29,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .data import Split  # noqa: E402
 from .files import atomic_write, check_folder  # noqa: E402
-from .history import History  # noqa: E402
+from .history import History, run_labels  # noqa: E402
 from .network import Network, sigmoid  # noqa: E402
 
 #: The most images one grid may hold.
@@ -121,30 +121,6 @@ def learning_curves(
     fig.legend(*ax_acc.get_legend_handles_labels(), loc="outside lower center", ncols=min(3, n_entries), frameon=False)
     fig.suptitle(title or "Learning curves", fontsize="x-large")
     return fig
-
-
-#: How each training setting reads in a legend.
-_SETTING_NAMES = {
-    "sizes": lambda v: "sizes " + "-".join(map(str, v)) if isinstance(v, list) else f"sizes {v}",
-    "eta": lambda v: f"η = {v:g}" if isinstance(v, (int, float)) else f"η = {v}",
-    "batch_size": lambda v: f"mini-batch {v}",
-    "epochs": lambda v: f"{v} epochs",
-    "seed": lambda v: f"seed {v}",
-    "dtype": lambda v: str(v),
-    "data": lambda v: f"data {Path(v).name}" if v else "bundled MNIST",
-}
-
-
-def run_labels(settings: Sequence[dict]) -> list[str]:
-    """Legend labels for runs with these settings: the settings that differ
-    between them (``"η = 0.5"``, ``"η = 3"`` ...), or for a single run, its
-    network and learning rate."""
-    keys = [k for k in _SETTING_NAMES if len({repr(s.get(k)) for s in settings}) > 1]
-    if not keys:
-        if len(settings) > 1:
-            return [f"run {i + 1}" for i in range(len(settings))]
-        keys = [k for k in ("sizes", "eta", "batch_size") if k in settings[0]]
-    return [", ".join(_SETTING_NAMES[k](s.get(k)) for k in keys) for s in settings]
 
 
 # -- what the network learned ---------------------------------------------------------

@@ -29,10 +29,12 @@ from .history import EpochResult, History
 from .loop import Pace, Position
 from .network import Network
 
+
 def train(
     config: TrainConfig = TrainConfig(),
     *,
     data: Dataset | None = None,
+    net: Network | None = None,
     progress: bool | None = False,
     log: Callable[[str], None] | None = print,
     on_epoch: Callable[[EpochResult], None] | None = None,
@@ -58,6 +60,8 @@ def train(
     goes on from the checkpoint.  ``pace`` is passed to
     :meth:`Network.SGD <nndl.network.Network.SGD>`: it is asked before each
     group of mini-batches how many to run (see :func:`nndl.loop.train_epoch`).
+    ``net``, if given, is the network to train, as :func:`on_engine` built
+    it for ``config`` (so a caller watching the run holds it from the start).
     """
     config.validate()
     data = load(config.data) if data is None else data
@@ -66,7 +70,10 @@ def train(
         raise ConfigError(
             f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) or remove it to start afresh"
         )
-    net = on_engine(None, config, status)
+    if net is None:
+        net = on_engine(None, config, status)
+    elif net.sizes != list(config.sizes) or net.dtype != config.dtype:
+        raise ConfigError(f"the network {net!r} is not the one the settings describe")
     return _run(
         net,
         config,
@@ -218,5 +225,6 @@ def _recording(
             on_epoch(result)
 
     return record
+
 
 __all__ = ["MAX_BATCH", "MAX_EPOCHS", "TrainConfig", "on_engine", "resume", "train"]
