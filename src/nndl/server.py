@@ -41,8 +41,11 @@ def check_installed() -> None:
         require(module, "nndl serve", "web")
 
 
-def create_app(net: Network, *, max_body: int = MAX_BODY):
-    """The Starlette application serving the page and ``/api/predict`` for ``net``."""
+def create_app(net: Network, *, max_body: int = MAX_BODY, lab=None):
+    """The Starlette application serving the page and ``/api/predict`` for
+    ``net`` (``app.state.net``, which the training lab can replace), and the
+    training lab (:mod:`nndl.lab_api`) for ``lab`` (default: a new
+    :class:`~nndl.lab.Lab` on the bundled MNIST)."""
     check_installed()
     import anyio
     from starlette.applications import Starlette
@@ -53,6 +56,8 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
     from starlette.staticfiles import StaticFiles
 
     from .images import load_digit
+    from .lab import Lab
+    from .lab_api import routes as lab_routes
     from .predict import predict_digits
 
     web = files("nndl") / "web"
@@ -88,7 +93,7 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
             digit = await anyio.to_thread.run_sync(load_digit, body, "the request body", limiter=decoders)
         except DataError as e:
             return error(400, str(e))
-        (p,) = predict_digits(net, digit[None])
+        (p,) = predict_digits(request.app.state.net, digit[None])
         return JSONResponse({**p.to_dict(), "input": p.input.tolist()})
 
     async def index(request: Request) -> FileResponse:
@@ -99,14 +104,18 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
         answer.headers.update(exc.headers or {})
         return answer
 
-    return Starlette(
+    lab = Lab() if lab is None else lab
+    app = Starlette(
         routes=[
             Route("/", index),
             Route("/api/predict", api_predict, methods=["POST"]),
+            *lab_routes(lab),
             Mount("/static", StaticFiles(directory=str(web)), name="static"),
         ],
         exception_handlers={HTTPException: http_error},
     )
+    app.state.net, app.state.lab = net, lab
+    return app
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -137,16 +146,25 @@ def make_server(net: Network, sock: socket.socket, **app_options):
     """A uvicorn server for :func:`create_app` (``net``), to be run on ``sock``
     with ``server.run(sockets=[sock])``; set ``server.should_exit`` to stop it."""
     check_installed()
+    import asyncio
+
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            # stop the lab's runs and end their event streams, which would otherwise hold the shutdown up
+            await asyncio.to_thread(app.state.lab.close)
+            await super().shutdown(sockets)
+
+    app = create_app(net, **app_options)
     config = uvicorn.Config(
-        create_app(net, **app_options),
+        app,
         log_level="warning",
         access_log=False,
         limit_concurrency=MAX_CONNECTIONS,
         timeout_graceful_shutdown=5,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 def serve(net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable[[str], None] | None = None) -> None:
@@ -154,7 +172,7 @@ def serve(net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable
     say = say or print
     sock = listen(host, port)
     server = make_server(net, sock)
-    say(f"Draw a digit at {url(sock)} (Ctrl-C stops the server)")
+    say(f"Draw a digit at {url(sock)}, watch a network learn at {url(sock)}train (Ctrl-C stops the server)")
     if not ipaddress.ip_address(sock.getsockname()[0]).is_loopback:
         say("Note: this address is reachable from other machines, not only this one")
     with sock:
