@@ -45,3 +45,67 @@ def post(base: str, body: bytes, path: str = "/api/predict", method: str = "POST
         return answer.status, json.loads(answer.read())
     finally:
         conn.close()
+
+
+def call(base: str, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
+    """Send ``body`` as JSON (or ``raw`` bytes); return the status and the JSON answer."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    try:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        answer = conn.getresponse()
+        return answer.status, json.loads(answer.read())
+    finally:
+        conn.close()
+
+
+def fetch(base: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """GET ``path``: the status, the headers (names in any case) and the body."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    try:
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        return answer.status, answer.headers, answer.read()
+    finally:
+        conn.close()
+
+
+class Events:
+    """A Server-Sent Events stream, read as ``(kind, data)`` pairs until it ends."""
+
+    def __init__(self, base: str, path: str, timeout: float = 120) -> None:
+        parts = urlsplit(base)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self.conn.request("GET", path)
+        self.answer = self.conn.getresponse()
+        self.status = self.answer.status
+        self.content_type = self.answer.getheader("Content-Type", "")
+
+    def __iter__(self) -> Iterator[tuple[str, dict]]:
+        kind, data = None, []
+        for raw in self.answer:
+            line = raw.decode().rstrip("\n")
+            if line.startswith(":"):
+                continue
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+            elif not line and kind:
+                yield kind, json.loads("\n".join(data))
+                kind, data = None, []
+
+    def until(self, done) -> list[tuple[str, dict]]:
+        """The events up to and including the first for which ``done(kind, data)``."""
+        seen = []
+        for kind, data in self:
+            seen.append((kind, data))
+            if done(kind, data):
+                return seen
+        raise AssertionError(f"the stream ended first; last events: {[k for k, _ in seen[-5:]]}")
+
+    def close(self) -> None:
+        self.conn.sock and self.conn.sock.close()
+        self.conn.close()

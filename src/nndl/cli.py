@@ -539,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Interrupted (a KeyboardInterrupt) says where the run was saved.
         saved = getattr(e, "checkpoint", None)
         again = f"; go on with: nndl {args.command} --resume {saved}" if saved else ""
-        print(f"nndl {args.command}: {e or 'interrupted'}{again}", file=sys.stderr)
+        print(f"nndl {args.command}: {str(e) or 'interrupted'}{again}", file=sys.stderr)
         return 128 + (getattr(e, "signum", None) or signal.SIGINT)
 
 

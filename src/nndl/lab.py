@@ -211,6 +211,7 @@ class Run:
         self._mode = "pause" if paused else "run"  # run, pause, step (one mini-batch) or epoch
         self._stopping = False
         self._pauses = 0  # how often the painter has told watchers the run paused: a step waits for the next
+        self._said = self._told = 0  # state changes made, and told to the watchers
         self._looked: tuple[int, int] | None = None  # (epoch, batch) of the last look
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
         self._todo: deque[tuple] = deque()  # for the painter
@@ -252,8 +253,12 @@ class Run:
             if self._mode == "run":
                 self._mode = "pause"
                 self._cond.notify_all()
-            self._wait(lambda: self.shown["state"] == "paused" or self.state in ENDED)
+            self._wait(self._paused)
         return self.status()
+
+    def _paused(self) -> bool:
+        """(lock held) Whether the run has paused and watchers have been told, or has ended."""
+        return self.state in ENDED or (self.state == "paused" and self._told == self._said)
 
     def resume(self) -> dict:
         with self._cond:
@@ -393,7 +398,8 @@ class Run:
     def _set_state(self, state: str, error: str | None = None) -> None:
         """(lock held) Change the state and queue the news for the painter to publish in order."""
         self.state = state
-        self._todo.append(("state", state, dict(self.position), error))
+        self._said += 1
+        self._todo.append(("state", state, dict(self.position), error, self._said))
         self._cond.notify_all()
 
     @staticmethod
@@ -414,6 +420,7 @@ class Run:
         except Exception as e:  # a bug: end the run and say so rather than leave the page waiting
             log.exception("run %d failed", self.id)
             outcome, error = "failed", f"internal error: {e!r:.200}"
+        self.net = self._order = None  # the run is over: its network (and its engine's buffers) may go
         with self._cond:
             self._todo.append(("end", outcome, error))
             self._cond.notify_all()
@@ -505,7 +512,7 @@ class Run:
                         elif frame is not None:  # the picture before training
                             self._publish("frame", {"frame": frame, "frames": len(self.frames)})
                 elif kind == "state":
-                    _, state, position, error = item
+                    _, state, position, error, said = item
                     with self._cond:
                         if pending:
                             self._publish("progress", {"position": self.shown["position"], "points": pending})
@@ -514,6 +521,7 @@ class Run:
                         self._publish("state", dict(self.shown))
                         if state == "paused":
                             self._pauses += 1
+                        self._told = said
                         self._cond.notify_all()
                 else:  # the end
                     _, outcome, error = item
@@ -608,7 +616,7 @@ class Lab:
         run.begin()
         if paused:
             with run._cond:
-                run._wait(lambda: run.shown["state"] == "paused" or run.state in ENDED)
+                run._wait(run._paused)
         return run
 
     def get(self, id: int) -> Run:
