@@ -15,7 +15,8 @@ import nndl
 from nndl import plots
 from nndl.cli import main
 from nndl.errors import DataError, MissingExtraError
-from nndl.network import EpochResult, History, Network
+from nndl.history import EpochResult, History
+from nndl.network import Network
 from nndl.train import TrainConfig, train
 
 SMALL = dict(sizes=(784, 8, 10), epochs=3, batch_size=5, eta=2.0, seed=1)

@@ -13,7 +13,7 @@ from dask.distributed import LocalCluster
 from nndl import ConfigError, NNDLError, sweep
 from nndl.cli import main
 from nndl.data import Dataset
-from nndl.network import DivergedError
+from nndl.loop import DivergedError
 from nndl.train import train
 
 #: A tiny grid: two learning rates, two seeds, one epoch on 200 images.

@@ -165,7 +165,7 @@ class TrainConfig:
             raise ConfigError(f"settings must be an object, got {type(d).__name__}")
         names = {f.name for f in fields(cls)} - {"extra"}
         sizes = d.get("sizes", cls.sizes)
-        if not (isinstance(sizes, (list, tuple)) and all(isinstance(n, int) and not isinstance(n, bool) for n in sizes)):
+        if not isinstance(sizes, (list, tuple)) or not all(type(n) is int for n in sizes):
             raise ConfigError(f"sizes must be a list of integers, got {str(sizes)[:60]}")
         if not isinstance(d.get("data"), (str, type(None))):
             raise ConfigError(f"data must be a path or null, got {str(d['data'])[:60]}")

@@ -26,8 +26,8 @@ import numbers
 
 import numpy as np
 
-from .errors import ConfigError, require
 from .config import MAX_BATCH, MAX_EPOCHS, check_dtype
+from .errors import ConfigError, require
 from .network import Network
 
 require("sklearn", "nndl.sklearn", "sklearn")

@@ -29,8 +29,9 @@ from .history import EpochResult, History
 from .loop import Pace, Position
 from .network import Network
 
+
 def train(
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = TrainConfig(),  # noqa: B008 (frozen: one shared default is safe)
     *,
     data: Dataset | None = None,
     progress: bool | None = False,
