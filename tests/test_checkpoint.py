@@ -166,6 +166,7 @@ def interrupt(args: list[str], sig: int, ranges: int) -> tuple[subprocess.Popen,
     return proc, out, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path, long_run, sig):
     args, reference, history = long_run
@@ -190,6 +191,7 @@ def test_signal_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path, lon
     assert same_parameters(Network.load(model), reference)
 
 
+@pytest.mark.slow
 def test_sigint_at_an_epoch_boundary_then_resume(tmp_path, mnist):
     """600 images: each epoch is one range of mini-batches; held after the
     first, the run stops between epochs 0 and 1."""

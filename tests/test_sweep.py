@@ -130,6 +130,8 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.dask
 def test_sweep_on_a_dask_cluster_over_loopback(tmp_path, capsys):
     """The command, in its own process, hands its runs to a LocalCluster's
     scheduler on 127.0.0.1; the table matches a local sweep's."""

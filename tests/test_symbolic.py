@@ -27,6 +27,8 @@ from nndl.errors import ConfigError
 from nndl.loop import train_range
 from nndl.symbolic import MLP, gradient_updates, notes_model
 
+pytestmark = pytest.mark.pytensor
+
 SIZES = [784, 30, 10]
 
 
