@@ -54,6 +54,7 @@ def test_one_step_of_a_deeper_network_equals_the_reference(mnist, engine):
     assert relative_difference(got, want) <= 1e-12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", FAST_ENGINES)
 def test_a_full_epoch_equals_the_reference(mnist, engine):
     """One epoch of 50,000 images through ``SGD``, same seed, same shuffle.
@@ -74,6 +75,7 @@ def test_a_full_epoch_equals_the_reference(mnist, engine):
         assert relative_difference(params(net), params(ref)) <= tolerance
 
 
+@pytest.mark.slow
 def test_a_full_chaotic_epoch_stays_within_the_reference_own_sensitivity(mnist):
     """At the notebook's eta = 3 training is chaotic: rounding differences
     grow through the epoch.  The oracle is the reference itself started 1 ulp

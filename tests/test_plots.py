@@ -195,6 +195,7 @@ def test_bad_history_files_are_data_errors(tmp_path, text, message):
 # -- nndl plot and nndl train --history/--plot ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_each_plot_command_writes_a_png(tmp_path, tiny, model, capsys):
     model_path, _, _ = model
     history = tmp_path / "h.json"

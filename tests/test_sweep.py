@@ -76,6 +76,7 @@ def test_a_diverged_run_is_recorded_not_fatal(monkeypatch):
     assert "diverged" in sweep.row_line(row)
 
 
+@pytest.mark.slow
 def test_local_sweep_in_two_processes_matches_one(tmp_path, capsys):
     out1, out2, png = tmp_path / "one.csv", tmp_path / "two.csv", tmp_path / "eta.png"
     assert main(["sweep", *TINY, "--out", str(out1)]) == 0
@@ -92,6 +93,7 @@ def test_local_sweep_in_two_processes_matches_one(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_plot_formats_follow_the_suffix(tmp_path):
     rows = [sweep.run(c, limit_train=50) for c in sweep.grid([1.0, 3.0], [4, 6], epochs=1)]
     assert b"<svg" in sweep.plot(rows, tmp_path / "eta.svg").read_bytes()[:400]

@@ -177,6 +177,7 @@ def test_engine_settings():
 # -- the command line -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_trains_with_pytensor_and_models_cross_engines(snet, tmp_path, tiny_npz, capsys):
     model = tmp_path / "pt.npz"
     r = subprocess.run(
