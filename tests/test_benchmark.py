@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from nndl.benchmark import flops_per_example
 from nndl.cli import main
 
@@ -14,6 +16,7 @@ def test_flops_of_the_notebook_network():
     assert flops_per_example([784, 30, 10]) == 2 * forward + 2 * 30 * 10
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_a_table(tmp_path, capsys):
     out = tmp_path / "bench.md"
     assert main(["bench", "--quick", "--only", "auto", "book", "jax", "--output", str(out)]) == 0

@@ -22,10 +22,14 @@ ARGS = [
 ]
 
 # Skipped only off CI: under CI a missing Chromium fails the test.
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-    reason="needs Chromium (apt-get install chromium); CI installs it",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+        reason="needs Chromium (apt-get install chromium); CI installs it",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ def epoch_lines(out: str) -> list[tuple[int, int, int]]:
     return [tuple(map(int, m)) for m in re.findall(r"^Epoch (\d+): (\d+) / (\d+) \(", out, re.M)]
 
 
+@pytest.mark.slow
 def test_default_train_is_the_notebooks_run():
     """No flags: [784, 30, 10], 10 epochs, mini-batch 10, eta 3.0 on bundled MNIST."""
     r = nndl("train")

@@ -21,6 +21,7 @@ def test_bundled_split_sizes_and_labels(mnist):
     assert np.bincount(mnist.test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not BOOK_PICKLE.exists(), reason="the book's mnist.pkl.gz is not beside the checkout")
 def test_bundled_pixels_equal_the_books_file_exactly():
     """Every pixel of the bundled copy, as byte / 256, is the book's float32."""

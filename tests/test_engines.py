@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from nndl import ConfigError, Network
+from nndl import ConfigError, Network, engines
 from nndl.cli import main
 from nndl.errors import MissingExtraError
+from nndl.loop import train_range
 
 FAST_ENGINES = ["numpy", "numba", "torch"]
 
@@ -29,7 +30,7 @@ def run_batches(mnist, engine, sizes=(784, 30, 10), dtype="float64", batches=300
     net = Network(sizes, seed=0, dtype=dtype, engine=engine)
     targets = np.eye(10, dtype=dtype)[mnist.train.labels]
     order = np.random.default_rng(1).permutation(len(targets))
-    net._train_batches(mnist.train.images, targets, order, m, eta, 0, batches)
+    train_range(net, mnist.train.images, targets, order, m, eta, 0, batches)
     return net
 
 
@@ -53,6 +54,7 @@ def test_one_step_of_a_deeper_network_equals_the_reference(mnist, engine):
     assert relative_difference(got, want) <= 1e-12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", FAST_ENGINES)
 def test_a_full_epoch_equals_the_reference(mnist, engine):
     """One epoch of 50,000 images through ``SGD``, same seed, same shuffle.
@@ -73,6 +75,7 @@ def test_a_full_epoch_equals_the_reference(mnist, engine):
         assert relative_difference(params(net), params(ref)) <= tolerance
 
 
+@pytest.mark.slow
 def test_a_full_chaotic_epoch_stays_within_the_reference_own_sensitivity(mnist):
     """At the notebook's eta = 3 training is chaotic: rounding differences
     grow through the epoch.  The oracle is the reference itself started 1 ulp
@@ -103,7 +106,7 @@ def test_interrupted_ranges_give_the_uninterrupted_result(mnist):
     resumed.biases = [b.copy() for b in net.biases]
     targets = np.eye(10)[mnist.train.labels]
     order = np.random.default_rng(1).permutation(len(targets))
-    resumed._train_batches(mnist.train.images, targets, order, 10, 3.0, 37, 200)
+    train_range(resumed, mnist.train.images, targets, order, 10, 3.0, 37, 200)
     for a, b in zip(params(resumed), whole):
         assert np.array_equal(a, b)
 
@@ -141,7 +144,7 @@ def test_without_the_extra_auto_falls_back_and_numba_names_the_extra(monkeypatch
         Network([784, 30, 10], engine="numba")
     net = Network([784, 30, 10], seed=0)
     net.SGD((mnist.train.images[:200], mnist.train.labels[:200]), 1, 10, 3.0, log=None)
-    assert list(net._engines) == ["numpy"]
+    assert list(engines._ENGINES[net]) == ["numpy"]
 
 
 def test_cuda_without_a_gpu_is_one_line_exit_2(monkeypatch, capsys):
@@ -177,10 +180,10 @@ def test_overflow_is_reported_like_numpy_when_asked_for(mnist, engine):
     when the parameters stop being finite, and without it trains on."""
     data = mnist.train.images[:200], np.eye(10)[mnist.train.labels[:200]], np.arange(200), 10
     with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
-        Network([784, 30, 10], seed=0, engine=engine)._train_batches(*data, np.inf, 0, 20)
+        train_range(Network([784, 30, 10], seed=0, engine=engine), *data, np.inf, 0, 20)
     with np.errstate(all="ignore"):
         net = Network([784, 30, 10], seed=0, engine=engine)
-        net._train_batches(*data, np.inf, 0, 20)
+        train_range(net, *data, np.inf, 0, 20)
     assert not all(np.isfinite(p).all() for p in net.weights + net.biases)
 
 
@@ -191,4 +194,4 @@ def test_compiled_engine_reports_an_overflowing_weighted_input(mnist):
     net = Network([784, 30, 10], seed=0, engine="numba")
     net.weights[0] *= 1e307
     with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
-        net._train_batches(*data, 3.0, 0, 20)
+        train_range(net, *data, 3.0, 0, 20)

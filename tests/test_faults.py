@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import pytest
 
-from nndl import DataError, Network, TrainConfig, train
+from nndl import DataError, Network, TrainConfig, loop, train
 from nndl.checkpoint import load_checkpoint
 from nndl.cli import main
 from nndl.files import atomic_write
-from nndl.network import DivergedError
+from nndl.loop import DivergedError
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +78,14 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, mnist, monkeypatch)
     config = TrainConfig(sizes=(784, 10, 10), epochs=3)
     after_epoch_0, _ = train(TrainConfig(sizes=(784, 10, 10), epochs=1), data=small, log=None)
 
-    train_epoch = Network.train_epoch
+    train_epoch = loop.train_epoch
 
-    def blow_up_in_epoch_1(self, *args, epoch=0, **kwargs):
+    def blow_up_in_epoch_1(net, *args, epoch=0, **kwargs):
         if epoch == 1:
-            self.weights[0][:] = 1e308
-        return train_epoch(self, *args, epoch=epoch, **kwargs)
+            net.weights[0][:] = 1e308
+        return train_epoch(net, *args, epoch=epoch, **kwargs)
 
-    monkeypatch.setattr(Network, "train_epoch", blow_up_in_epoch_1)
+    monkeypatch.setattr(loop, "train_epoch", blow_up_in_epoch_1)
     path = tmp_path / "run.npz"
     with pytest.raises(DivergedError, match="training diverged in epoch 1: .* try a smaller eta"):
         train(config, data=small, log=None, checkpoint=path)
@@ -97,7 +97,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, mnist, monkeypatch)
 
 def test_non_finite_parameters_without_an_overflow_are_caught(mnist, monkeypatch):
     """A faster path that does not report overflow still cannot slip a NaN past the epoch."""
-    monkeypatch.setattr(Network, "_train_batches", lambda self, *args: self.biases[0].fill(np.nan))
+    monkeypatch.setattr(loop, "train_range", lambda net, *args: net.biases[0].fill(np.nan))
     net = Network([784, 5, 10], seed=0)
     with pytest.raises(DivergedError, match="in epoch 0: weights or biases are no longer finite"):
         net.SGD((mnist.train.images[:50], mnist.train.labels[:50]), 2, 10, 3.0, log=None)

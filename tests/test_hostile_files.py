@@ -27,11 +27,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nndl.files
-from nndl import DataError, Network, NNDLError, TrainConfig, load
+from nndl import DataError, Network, NNDLError, TrainConfig, load, modelfile
 from nndl.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nndl.cli import main
 from nndl.data import read_idx
-from nndl.network import EpochResult, History, Position
+from nndl.history import EpochResult, History
+from nndl.loop import Position
 
 # -- small valid files, one per format ------------------------------------------
 
@@ -57,7 +58,8 @@ def pickle_bytes(protocol: int = 2) -> bytes:
 
 def model_bytes() -> bytes:
     f = io.BytesIO()
-    arrays = Network([4, 3, 2], seed=1)._arrays({"eta": 3.0, "seed": 1})
+    net = Network([4, 3, 2], seed=1)
+    arrays = modelfile.arrays(net.sizes, net.weights, net.biases, {"eta": 3.0, "seed": 1})
     np.savez(f, format=np.array("nndl-model"), format_version=np.array(1), **arrays)
     return f.getvalue()
 

@@ -114,7 +114,7 @@ def test_bad_images_give_one_line(data, words):
         load_digit(data, "upload.png")
     message = str(e.value)
     assert words in message and "upload.png" in message and "\n" not in message
-    assert time.perf_counter() - t0 < 1  # nothing as large as the claim was decoded
+    assert time.perf_counter() - t0 < 10  # nothing as large as the claim was decoded (that takes minutes)
 
 
 def test_image_files(tmp_path):

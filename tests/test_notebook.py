@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "chapter1.ipynb"
@@ -19,6 +20,8 @@ def test_notebook_is_stored_without_outputs():
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
+@pytest.mark.slow
+@pytest.mark.pytensor
 def test_chapter1_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     # the kernel is the interpreter running the tests, whatever kernels the
     # machine has installed, so it sees this installation of nndl

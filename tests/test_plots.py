@@ -15,7 +15,8 @@ import nndl
 from nndl import plots
 from nndl.cli import main
 from nndl.errors import DataError, MissingExtraError
-from nndl.network import EpochResult, History, Network
+from nndl.history import EpochResult, History
+from nndl.network import Network
 from nndl.train import TrainConfig, train
 
 SMALL = dict(sizes=(784, 8, 10), epochs=3, batch_size=5, eta=2.0, seed=1)
@@ -194,6 +195,7 @@ def test_bad_history_files_are_data_errors(tmp_path, text, message):
 # -- nndl plot and nndl train --history/--plot ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_each_plot_command_writes_a_png(tmp_path, tiny, model, capsys):
     model_path, _, _ = model
     history = tmp_path / "h.json"

@@ -148,6 +148,7 @@ def rss_bytes(pid: int) -> int:
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory use from Linux's /proc")
 def test_soak_many_clients_nothing_lost_no_growth(digit_model, readable, tmp_path):
     """``nndl serve`` as a user starts it; 4 clients send a mix of good and bad
@@ -192,7 +193,7 @@ def test_soak_many_clients_nothing_lost_no_growth(digit_model, readable, tmp_pat
             return seen
 
         def round_of(n_per_client: int) -> list[tuple[int, int]]:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 600  # a bound on the loop, far above the seconds it takes
             with ThreadPoolExecutor(4) as pool:
                 return [r for rs in pool.map(client, [n_per_client] * 4, [deadline] * 4) for r in rs]
 
@@ -201,7 +202,7 @@ def test_soak_many_clients_nothing_lost_no_growth(digit_model, readable, tmp_pat
         soak = round_of(100)
         after = rss_bytes(proc.pid)
         results = warm + soak
-        assert len(soak) >= 180, f"only {len(soak)} requests answered in the time allowed"
+        assert len(soak) == 4 * 90, f"only {len(soak)} of 360 requests answered"
         assert all(status == expected for status, expected in results), sorted(set(results))
         print(f"soak: {len(results)} requests, RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB")
         assert after - before < 16 * 2**20, f"memory grew by {(after - before) / 2**20:.1f} MiB"

@@ -128,6 +128,7 @@ def test_float32_and_random_state_objects(small):
     assert clf.network_.weights[0].dtype == np.float32 and clf.predict_proba(Xt).dtype == np.float64
 
 
+@pytest.mark.slow
 def test_gridsearch_over_a_pipeline_in_two_processes(mnist):
     """Raw bytes, scaled to [0, 1] in the pipeline; the chapter's eta beats a tiny one."""
     X, y = mnist.train.images[:600], mnist.train.y[:600]

@@ -13,7 +13,7 @@ from dask.distributed import LocalCluster
 from nndl import ConfigError, NNDLError, sweep
 from nndl.cli import main
 from nndl.data import Dataset
-from nndl.network import DivergedError
+from nndl.loop import DivergedError
 from nndl.train import train
 
 #: A tiny grid: two learning rates, two seeds, one epoch on 200 images.
@@ -76,6 +76,7 @@ def test_a_diverged_run_is_recorded_not_fatal(monkeypatch):
     assert "diverged" in sweep.row_line(row)
 
 
+@pytest.mark.slow
 def test_local_sweep_in_two_processes_matches_one(tmp_path, capsys):
     out1, out2, png = tmp_path / "one.csv", tmp_path / "two.csv", tmp_path / "eta.png"
     assert main(["sweep", *TINY, "--out", str(out1)]) == 0
@@ -92,6 +93,7 @@ def test_local_sweep_in_two_processes_matches_one(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_plot_formats_follow_the_suffix(tmp_path):
     rows = [sweep.run(c, limit_train=50) for c in sweep.grid([1.0, 3.0], [4, 6], epochs=1)]
     assert b"<svg" in sweep.plot(rows, tmp_path / "eta.svg").read_bytes()[:400]
@@ -130,6 +132,8 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.dask
 def test_sweep_on_a_dask_cluster_over_loopback(tmp_path, capsys):
     """The command, in its own process, hands its runs to a LocalCluster's
     scheduler on 127.0.0.1; the table matches a local sweep's."""

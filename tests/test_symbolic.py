@@ -1,9 +1,10 @@
 """The PyTensor engine against the NumPy network, finite differences and the CLI.
 
-Compiling a PyTensor function costs seconds, so the tests share one compiled
-network (``snet``) and give it the parameters and generator state each test
-needs.  Functions compiled only to check a graph use the ``FAST_COMPILE``
-mode, which compiles in well under a second.
+Compiling a PyTensor function costs seconds, so the tests share one network
+on the pytensor engine (``snet``, whose engine keeps its compiled model) and
+give it the parameters and generator state each test needs.  Functions
+compiled only to check a graph use the ``FAST_COMPILE`` mode, which compiles
+in well under a second.
 """
 
 from __future__ import annotations
@@ -21,18 +22,22 @@ import pytest
 from nndl import Network, TrainConfig
 from nndl.cli import main
 from nndl.data import Split, load
+from nndl.engines import engine_for
 from nndl.errors import ConfigError
-from nndl.symbolic import MLP, SymbolicNetwork, gradient_updates, notes_model
+from nndl.loop import train_range
+from nndl.symbolic import MLP, gradient_updates, notes_model
+
+pytestmark = pytest.mark.pytensor
 
 SIZES = [784, 30, 10]
 
 
 @pytest.fixture(scope="module")
-def snet() -> SymbolicNetwork:
-    return SymbolicNetwork(SIZES, seed=0, dtype="float64", bias_init=None)
+def snet() -> Network:
+    return Network(SIZES, seed=0, dtype="float64", engine="pytensor")
 
 
-def like(snet: SymbolicNetwork, net: Network) -> SymbolicNetwork:
+def like(snet: Network, net: Network) -> Network:
     """``snet`` with ``net``'s parameters and generator state."""
     snet.weights = [w.copy() for w in net.weights]
     snet.biases = [b.copy() for b in net.biases]
@@ -57,13 +62,13 @@ def relative_difference(xs: list[np.ndarray], ys: list[np.ndarray]) -> float:
 
 @pytest.mark.parametrize("m, eta", [(10, 6.0), (10, 3.0), (7, 0.5)])
 def test_one_compiled_step_equals_one_numpy_step(snet, m, eta):
-    """SymbolicNetwork's step (the summed cost at learning rate eta / (2m))
+    """The pytensor engine's step (the summed cost at learning rate eta / (2m))
     is the book's step with eta, to rounding."""
     start = Network(SIZES, seed=m)
     numpy_net, pytensor_net = copy.deepcopy(start), like(snet, start)
     x, y = mini_batch(m, seed=m)
     numpy_net.update_mini_batch((x, y), eta)
-    pytensor_net.update_mini_batch((x, y), eta)
+    train_range(pytensor_net, x.T, y.T, np.arange(m), m, eta, 0, 1)
     numpy_steps, pytensor_steps = steps(start, numpy_net), steps(start, pytensor_net)
     assert min(np.abs(s).max() for s in numpy_steps) > 1e-6  # every layer really moved
     assert relative_difference(pytensor_steps, numpy_steps) <= 1e-12
@@ -138,14 +143,13 @@ def test_an_epoch_repeats_the_numpy_engine_with_the_same_seed(snet, tiny_arrays)
     assert pytensor_net.rng.integers(1 << 62) == numpy_net.rng.integers(1 << 62)
 
 
-def test_feedforward_and_predictions_match_numpy(snet):
+def test_compiled_predict_matches_feedforward(snet):
     start = Network(SIZES, seed=2)
-    net = like(snet, start)
+    model = engine_for(snet, "pytensor").prepare(snet)
+    model.set_parameters(start.weights, start.biases)
     x, _ = mini_batch(25)
-    np.testing.assert_allclose(net.feedforward(x), start.feedforward(x), rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(net.feedforward(x[:, :1]), start.feedforward(x[:, :1]), rtol=1e-13, atol=1e-15)
-    test = load().test
-    assert net.evaluate(test) == start.evaluate(test)
+    np.testing.assert_allclose(model.predict(x), start.feedforward(x), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(model.predict(x[:, :1]), start.feedforward(x[:, :1]), rtol=1e-13, atol=1e-15)
 
 
 def test_notes_model_is_the_notes_starting_point(snet):
@@ -173,6 +177,7 @@ def test_engine_settings():
 # -- the command line -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_trains_with_pytensor_and_models_cross_engines(snet, tmp_path, tiny_npz, capsys):
     model = tmp_path / "pt.npz"
     r = subprocess.run(

@@ -18,6 +18,8 @@ import pytest
 from nndl import Network, load_data_wrapper
 
 
+@pytest.mark.slow
+@pytest.mark.pytensor
 def test_the_notes_theano_cells_run_on_pytensor(capsys):
     # -- the imports: the only lines that change ------------------------------
     import pytensor as theano

@@ -11,12 +11,12 @@ The book's names work as in the book::
 
 __version__ = "0.1.0"
 
+from .config import TrainConfig
 from .data import Dataset, Split, load, load_data, load_data_wrapper, vectorized_result
 from .errors import ConfigError, DataError, NNDLError
 from .history import History
 from .network import Network, sigmoid, sigmoid_prime
 from .perceptron import Perceptron, add_bits, nand
-from .config import TrainConfig
 from .train import resume, train
 
 __all__ = [

@@ -33,34 +33,39 @@ def _say(message: str) -> None:
 
 
 def add_train(sub) -> None:
+    from .config import TrainConfig
+
+    d = TrainConfig()  # the defaults, shown from where they live
     p = sub.add_parser(
         "train",
         help="train a network (no flags: the notebook's run)",
-        description="Train a sigmoid network with mini-batch SGD. With no flags this is the "
-        "notebook's run: sizes 784 30 10, 10 epochs, mini-batch 10, eta 3.0, on the bundled MNIST.",
+        description="Train a sigmoid network with mini-batch SGD. With no flags this is the notebook's run: "
+        f"sizes {' '.join(map(str, d.sizes))}, {d.epochs} epochs, mini-batch {d.batch_size}, eta {d.eta}, "
+        "on the bundled MNIST.",
     )
-    # Settings default to None so --resume can tell which were given;
-    # TrainConfig holds the defaults.
-    p.add_argument("--sizes", type=int, nargs="+", metavar="N", help="layer widths (default: 784 30 10)")
-    p.add_argument("--epochs", type=int, help="passes over the training data (default: 10)")
-    p.add_argument("--batch-size", type=int, metavar="M", help="mini-batch size (default: 10)")
+    # Settings default to None so --resume can tell which were given.
+    pt = TrainConfig(engine="pytensor")
+    sizes = " ".join(map(str, d.sizes))
+    p.add_argument("--sizes", type=int, nargs="+", metavar="N", help=f"layer widths (default: {sizes})")
+    p.add_argument("--epochs", type=int, help=f"passes over the training data (default: {d.epochs})")
+    p.add_argument("--batch-size", type=int, metavar="M", help=f"mini-batch size (default: {d.batch_size})")
     p.add_argument(
         "--eta",
         type=float,
-        help="learning rate, the book's eta (default: 3.0; with --engine pytensor 6.0, "
+        help=f"learning rate, the book's eta (default: {d.eta}; with --engine pytensor {pt.eta}, "
         "which is the notes' 3/m on the summed cost)",
     )
-    p.add_argument("--seed", type=int, help="random seed for the initial weights and the shuffles (default: 0)")
+    p.add_argument("--seed", type=int, help=f"random seed for the initial weights and the shuffles (default: {d.seed})")
     p.add_argument(
         "--data", metavar="PATH", help="mnist.pkl.gz, an .npz file or a folder of IDX files (default: bundled MNIST)"
     )
     p.add_argument(
         "--dtype",
         choices=["float32", "float64"],
-        help="floating-point precision (default: float32, as accurate here as the book's float64 and faster; "
-        "float64 with --engine pytensor)",
+        help=f"floating-point precision (default: {d.dtype}, as accurate here as the book's float64 and faster; "
+        f"{pt.dtype} with --engine pytensor)",
     )
-    p.add_argument("--eval", choices=["test", "validation"], help="data to score after each epoch (default: test)")
+    p.add_argument("--eval", choices=["test", "validation"], help=f"data to score after each epoch (default: {d.eval})")
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     p.add_argument(
         "--history", metavar="H.json", help="write the settings and per-epoch results here, after every epoch"
@@ -86,7 +91,7 @@ def add_train(sub) -> None:
 
 
 def _add_engine(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
-    from .engines import ENGINES
+    from .config import ENGINES
 
     p.add_argument(
         "--engine",
@@ -107,9 +112,10 @@ SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval", "engine": "
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
     from .errors import ConfigError
     from .files import check_folder
-    from .train import TrainConfig, resume, train
+    from .train import resume, train
 
     # checked before training, so a typo loses no work
     for path in (args.save, args.history):
@@ -175,9 +181,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def _model_and_data(args: argparse.Namespace):
     """The model ``args.model`` and the part ``args.eval`` of ``args.data``, checked to fit."""
+    from .config import TrainConfig
     from .data import load
     from .network import Network
-    from .train import TrainConfig, on_engine
+    from .train import on_engine
 
     net = Network.load(args.model)
     data = load(args.data)

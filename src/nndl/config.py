@@ -11,6 +11,7 @@ the same one-line message wherever it is given.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -31,9 +32,11 @@ ENGINES = ("auto", "reference", "numpy", "numba", "torch", "pytensor")
 DEVICES = ("cpu", "cuda")
 #: Each engine's default eta (the book's eta, on the mean cost of a mini-batch).
 ENGINE_ETA = {"auto": 3.0, "pytensor": 6.0}
-#: Each engine's default dtype for ``nndl train``: float32 is as accurate here
-#: as the book's float64 (see benchmarks/README.md) and faster; the notes'
-#: model keeps float64.  ``Network()`` itself defaults to the book's float64.
+#: Each engine's default dtype for ``nndl train`` (and so the sweeps and the
+#: server): float32 is as accurate here as the book's float64 (see
+#: benchmarks/README.md) and faster; the notes' model keeps float64.  Code
+#: that mirrors the book keeps the book's float64: ``Network()`` and the
+#: scikit-learn estimator, whose users expect float64 results.
 ENGINE_DTYPE = {"auto": "float32", "pytensor": "float64"}
 
 
@@ -73,7 +76,7 @@ def check_integer(name: str, value: Any, low: int, high: int) -> int:
 
 def check_eta(eta: Any) -> float:
     """``eta`` if it is a finite number > 0, else a :class:`ConfigError`."""
-    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta <= 0:
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta) or eta <= 0:
         raise ConfigError(f"eta must be a finite number > 0, got {eta!r:.80}")
     return float(eta)
 
@@ -165,7 +168,7 @@ class TrainConfig:
             raise ConfigError(f"settings must be an object, got {type(d).__name__}")
         names = {f.name for f in fields(cls)} - {"extra"}
         sizes = d.get("sizes", cls.sizes)
-        if not (isinstance(sizes, (list, tuple)) and all(isinstance(n, int) and not isinstance(n, bool) for n in sizes)):
+        if not isinstance(sizes, (list, tuple)) or not all(type(n) is int for n in sizes):
             raise ConfigError(f"sizes must be a list of integers, got {str(sizes)[:60]}")
         if not isinstance(d.get("data"), (str, type(None))):
             raise ConfigError(f"data must be a path or null, got {str(d['data'])[:60]}")

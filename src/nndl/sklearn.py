@@ -26,8 +26,8 @@ import numbers
 
 import numpy as np
 
+from .config import MAX_BATCH, MAX_EPOCHS, check_dtype, check_eta, check_integer
 from .errors import ConfigError, require
-from .config import MAX_BATCH, MAX_EPOCHS, check_dtype
 from .network import Network
 
 require("sklearn", "nndl.sklearn", "sklearn")
@@ -151,13 +151,9 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
             and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden)
         ):
             raise ConfigError(f"hidden_layer_sizes must be a tuple of positive integers, got {hidden!r}")
-        for name, top in (("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH)):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and 1 <= value <= top):
-                raise ConfigError(f"{name} must be an integer from 1 to {top}, got {value!r}")
-        eta = self.eta
-        if not (isinstance(eta, numbers.Real) and not isinstance(eta, bool) and np.isfinite(eta) and eta > 0):
-            raise ConfigError(f"eta must be a finite number > 0, got {eta!r}")
+        check_integer("epochs", self.epochs, 1, MAX_EPOCHS)
+        check_integer("batch_size", self.batch_size, 1, MAX_BATCH)
+        check_eta(self.eta)
         rs = self.random_state
         if not (rs is None or isinstance(rs, (numbers.Integral, np.random.RandomState))) or isinstance(rs, bool):
             raise ConfigError(f"random_state must be None, an integer or a RandomState, got {rs!r}")

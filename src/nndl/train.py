@@ -31,7 +31,7 @@ from .network import Network
 
 
 def train(
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = TrainConfig(),  # noqa: B008 (frozen: one shared default is safe)
     *,
     data: Dataset | None = None,
     net: Network | None = None,

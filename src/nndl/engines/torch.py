@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import check_overflow
 from ..errors import ConfigError, require
+from .base import check_overflow
 
 #: On the CPU, mini-batches with at most this many activations per layer
 #: (mini-batch size x layer width) run on one thread: shared out, such small
