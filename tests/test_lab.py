@@ -82,6 +82,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow
 def test_bad_settings_get_400_and_the_cli_message(server):
     for body, flags in CLI_CASES:
         cli = subprocess.run(
@@ -326,6 +327,7 @@ def test_a_slow_watcher_is_sent_the_state_afresh(small):
 # -- what a run makes ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_pages_run_is_the_command_lines_bit_for_bit(digit_model, tmp_path):
     """The notebook's settings, seed 0, from the page and from nndl train --seed 0 --save."""
     lab = Lab()  # the bundled MNIST, as nndl train uses
@@ -333,7 +335,6 @@ def test_the_pages_run_is_the_command_lines_bit_for_bit(digit_model, tmp_path):
         with running(digit_model, lab=lab) as base:
             run = start(base)
             ended = wait_end(base, run["id"])
-            print("\n".join(e["line"] for e in ended["epochs"]))
             assert ended["state"] == "finished" and len(ended["epochs"]) == 10
             status, headers, model = fetch(base, f"/api/runs/{run['id']}/model")
             assert status == 200 and 'filename="nndl-run-1.npz"' in headers["Content-Disposition"]
@@ -396,6 +397,7 @@ def rss() -> int:
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory use from Linux's /proc")
 def test_memory_stays_flat_across_many_runs(digit_model, mnist):
     """More runs than the lab keeps, each watched to its end: once the lab is
@@ -433,6 +435,7 @@ def test_memory_stays_flat_across_many_runs(digit_model, mnist):
     assert after - before < 16 * 2**20, f"memory grew by {(after - before) / 2**20:.1f} MiB over 25 runs"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_server_and_its_run(digit_model):
     proc = subprocess.Popen(
         [sys.executable, "-m", "nndl", "serve", "--model", str(digit_model), "--port", "0"],
