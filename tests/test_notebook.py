@@ -43,4 +43,7 @@ def test_chapter1_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert [int(e) for e, _ in epochs] == list(range(10)) + list(range(3))  # NumPy, then PyTensor
     assert int(epochs[9][1]) > 9300 and int(epochs[-1][1]) > 9000  # the chapter's run: about 95 %
     assert "NAND(1, 1) = 0" in text
+    # the live figure of the chapter's run: drawn once, redrawn in place after each epoch (one picture, not ten)
+    (live,) = [c for c in nb.cells if c.cell_type == "code" and "plots.live(" in c.source]
+    assert len([o for o in live.outputs if "image/png" in o.get("data", {})]) == 1
     assert list(run.iterdir()) == []  # the notebook writes no files

@@ -266,3 +266,64 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, model, capsys, args, message
     out, err = capsys.readouterr()
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert out == ""  # train stopped before its first epoch
+
+
+# -- the live figure -------------------------------------------------------------------
+
+
+def live_run(mnist, on_epoch) -> Network:
+    net = Network([784, 12, 10], seed=0)
+    train, test = mnist.train, mnist.test
+    net.SGD(
+        (train.images[:600], train.labels[:600]),
+        2,
+        10,
+        3.0,
+        (test.images[:200], test.labels[:200]),
+        log=None,
+        on_epoch=on_epoch,
+    )
+    return net
+
+
+def test_live_figure_follows_the_run_headless(mnist):
+    trained = Network([784, 12, 10], seed=0)
+    live = plots.live(trained, epochs=2)
+    train, test = mnist.train, mnist.test
+    history = trained.SGD(
+        (train.images[:600], train.labels[:600]),
+        2,
+        10,
+        3.0,
+        (test.images[:200], test.labels[:200]),
+        log=None,
+        on_epoch=live,
+    )
+    assert [r.epoch for r in live.results] == [0, 1]
+    accuracy, cost, pictured, _bar = live.figure.axes
+    assert list(accuracy.lines[0].get_ydata()) == [100 * a for a in history.accuracy]
+    assert list(cost.lines[0].get_ydata()) == history.cost
+    # the weights as they are now, neuron 0 top left, neuron 1 beside it
+    mosaic = pictured.images[0].get_array()
+    assert np.array_equal(mosaic[:28, :28], trained.weights[0][0].reshape(28, 28))
+    assert np.array_equal(mosaic[:28, 30:58], trained.weights[0][1].reshape(28, 28))
+    assert live.figure.get_suptitle().endswith(history[-1].line())
+
+
+def test_live_figure_in_jupyter_is_replaced_in_place(mnist, monkeypatch):
+    import IPython
+    import IPython.display
+
+    shown = []
+
+    class Handle:
+        def update(self, picture):
+            shown.append(("update", picture))
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Kernel", (), {"kernel": object()})())
+    monkeypatch.setattr(
+        IPython.display, "display", lambda picture, display_id: shown.append(("show", picture)) or Handle()
+    )
+    live_run(mnist, plots.live())
+    assert [kind for kind, _ in shown] == ["show", "update"]
+    assert all(p.data.startswith(b"\x89PNG") for _, p in shown)

@@ -245,6 +245,118 @@ def step_vs_sigmoid(z_range: float = 6.0) -> Figure:
     return fig
 
 
+# -- watching a run learn ------------------------------------------------------------
+
+
+#: Hidden neurons a live figure pictures.
+LIVE_NEURONS = 100
+
+
+class Live:
+    """A figure of a run as it learns, redrawn after every epoch: the test
+    accuracy and cost so far, and each hidden neuron's incoming weights
+    (:func:`weights`' colours: red raises ``z_j``, blue lowers it, white is
+    0, on one scale for the whole run, set by the starting weights).
+
+    Pass it as ``on_epoch``::
+
+        net.SGD(data.train, 10, 10, 3.0, test_data=data.test, on_epoch=plots.live(net))
+
+    In Jupyter the figure is shown once and replaced in place after each
+    epoch; elsewhere nothing is shown and :attr:`figure` holds the latest
+    drawing (:func:`save` writes it).  ``net`` (None: curves only) is the
+    network being trained; ``epochs`` fixes the x axis at the run's length.
+    """
+
+    def __init__(self, net: Network | None = None, *, epochs: int | None = None) -> None:
+        self.net, self.epochs = net, epochs
+        self.results: list = []
+        self.figure = _figure(13, 4.2)
+        self._display = None
+        self._scale = None
+        if net is not None and net.num_layers >= 3:
+            self._scale = float(np.percentile(np.abs(net.weights[0][:LIVE_NEURONS]), 99.5)) or 1.0
+        self.draw()
+
+    def __call__(self, result) -> None:
+        """Add an epoch's :class:`~nndl.history.EpochResult`, redraw, show."""
+        self.results.append(result)
+        self.draw()
+        self.show()
+
+    def draw(self) -> Figure:
+        fig = self.figure
+        fig.clear()
+        pictured = self._scale is not None
+        ax_acc, ax_cost, *rest = fig.subplots(1, 3 if pictured else 2, width_ratios=[1, 1, 1.1][: 3 if pictured else 2])
+        done = [r for r in self.results if r.accuracy is not None]
+        epochs = [r.epoch for r in done]
+        kw = dict(color="C0", marker="o", markersize=4)
+        ax_acc.plot(epochs, [100 * r.accuracy for r in done], **kw)
+        ax_cost.plot(epochs, [r.cost for r in done], **kw)
+        last = max([self.epochs - 1 if self.epochs else 0, *epochs, 1])
+        ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="correctly classified (%)", xlim=(-0.3, last + 0.3))
+        ax_cost.set(title="Quadratic cost", xlabel="epoch", ylabel="cost C", xlim=(-0.3, last + 0.3))
+        for ax in (ax_acc, ax_cost):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+        if pictured:
+            (ax_w,) = rest
+            w = self.net.weights[0][:LIVE_NEURONS]
+            image = ax_w.imshow(_mosaic(w), cmap="RdBu_r", norm=Normalize(-self._scale, self._scale))
+            ax_w.set_axis_off()
+            n = self.net.sizes[1]
+            ax_w.set_title(
+                f"Incoming weights of {'the' if len(w) == n else f'the first {len(w)} of'} {n} hidden neurons"
+            )
+            fig.colorbar(image, ax=ax_w, shrink=0.8, label="weight", extend="both")
+        state = done[-1].line() if done else "before training"
+        fig.suptitle(f"Watching it learn: {state}", fontsize="large")
+        return fig
+
+    def show(self) -> None:
+        """Show the figure in Jupyter, in place of its last drawing; elsewhere do nothing."""
+        try:
+            from IPython import get_ipython
+            from IPython.display import Image, display
+        except ImportError:
+            return
+        shell = get_ipython()
+        if shell is None or not hasattr(shell, "kernel"):
+            return
+        import io
+
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=DPI)
+        picture = Image(data=buf.getvalue(), format="png")
+        if self._display is None:
+            self._display = display(picture, display_id=True)
+        else:
+            self._display.update(picture)
+
+
+def live(net: Network | None = None, *, epochs: int | None = None) -> Live:
+    """A :class:`Live` figure of ``net`` learning, to pass as ``on_epoch``."""
+    return Live(net, epochs=epochs)
+
+
+def _mosaic(w: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Rows of ``w`` as square pictures in a near-square grid, NaN (blank) between them."""
+    side = math.isqrt(w.shape[1])
+    if side * side != w.shape[1]:
+        raise DataError(f"the weights have {w.shape[1]} inputs, not a square number, so they cannot be drawn")
+    n = len(w)
+    cols = math.ceil(math.sqrt(n))
+    rows = -(-n // cols)
+    out = np.full((rows * (side + gap) - gap, cols * (side + gap) - gap), np.nan)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        out[r * (side + gap) : r * (side + gap) + side, c * (side + gap) : c * (side + gap) + side] = w[k].reshape(
+            side, side
+        )
+    return out
+
+
 # -- writing ------------------------------------------------------------------------
 
 
