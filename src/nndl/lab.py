@@ -63,7 +63,7 @@ LAB_ENGINES = ("auto", "reference", "numpy", "numba", "torch")
 #: Mini-batches between two looks at a running network.
 BATCHES_PER_LOOK = 100
 #: Examples (the latest trained) on which the running training cost is measured at each look.
-COST_EXAMPLES = 1000
+COST_EXAMPLES = 200
 #: Hidden neurons whose incoming weights are pictured.
 MAX_PICTURED = 100
 #: Test digits shown with the network's answers.
@@ -73,8 +73,8 @@ MAX_RUNS = 20
 KEEP_DETAIL = 3
 #: Running-cost points kept per run (thinned by half beyond).
 MAX_POINTS = 4000
-#: Looks (parameter copies) waiting for the painter before training waits for it.
-LOOKS_AHEAD = 8
+#: Bytes of parameter copies that may wait for the painter before training waits for it.
+PENDING_BYTES = 32 * 2**20
 #: Events a watcher may fall behind by before it is sent the whole state afresh.
 WATCHER_QUEUE = 256
 #: Event streams open at once, over all runs.
@@ -215,7 +215,7 @@ class Run:
         self._looked: tuple[int, int] | None = None  # (epoch, batch) of the last look
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
         self._todo: deque[tuple] = deque()  # for the painter
-        self._heavy = 0  # parameter snapshots in _todo
+        self._pending = 0  # bytes of parameter copies in _todo
         # what watchers have been told, kept for those who join late
         self.shown = {"state": "training", "position": dict(self.position), "error": None}
         self.results: list[EpochResult] = []
@@ -455,7 +455,9 @@ class Run:
 
     def _look(self, kind: str, epoch: int, batch: int, order: np.ndarray | None, result=None) -> None:
         """Hand the painter a copy of the parameters and the examples trained
-        since the last look; waits while the painter is :data:`LOOKS_AHEAD` behind."""
+        since the last look.  The painter keeps up easily (a look costs it
+        far less than the mini-batches between two looks); should it fall
+        :data:`PENDING_BYTES` behind, training waits, so memory stays bounded."""
         m = self.config.batch_size
         if kind == "look":
             self._order = order
@@ -466,10 +468,11 @@ class Run:
             trained = np.array(order[max(first * m, last - COST_EXAMPLES) : last])
         self._looked = (epoch, batch) if kind == "look" else (epoch, 0)
         params = _copy(self.net, self._saved_settings)
+        size = sum(a.nbytes for a in params.weights + params.biases)
         with self._cond:
-            self._cond.wait_for(lambda: self._heavy < LOOKS_AHEAD or self._stopping)
+            self._cond.wait_for(lambda: self._pending + size <= PENDING_BYTES or not self._todo or self._stopping)
+            self._pending += size
             self._latest = params
-            self._heavy += 1
             self._todo.append((kind, params, epoch, batch, trained, result))
             self._cond.notify_all()
 
@@ -483,13 +486,14 @@ class Run:
                 self._cond.wait_for(lambda: bool(self._todo))
                 item = self._todo.popleft()
                 if item[0] in ("look", "epoch"):
-                    self._heavy -= 1
+                    self._pending -= sum(a.nbytes for a in item[1].weights + item[1].biases)
                 self._cond.notify_all()
             kind = item[0]
             try:
                 if kind in ("look", "epoch"):
                     _, params, epoch, batch, trained, result = item
-                    point, frame = self._measure(params, epoch, batch, trained, kind == "epoch")
+                    with self.lab.one_blas_thread():
+                        point, frame = self._measure(params, epoch, batch, trained, kind == "epoch")
                     with self._cond:
                         if point is not None:
                             self.points.append(point)
@@ -589,6 +593,7 @@ class Lab:
         self._runs: dict[int, Run] = {}
         self._next = 1
         self._samples: dict | None = None
+        self._blas = None
         self.closed = False
 
     @property
@@ -633,6 +638,18 @@ class Lab:
         for s, label in zip(statuses, run_labels([s["settings"] for s in statuses]) if statuses else []):
             s["label"] = label
         return statuses
+
+    def one_blas_thread(self) -> contextlib.AbstractContextManager:
+        """A context in which BLAS uses one thread: the painter's small matrix
+        products then run without waking (and waiting for) BLAS's other
+        threads, which the training thread and other programs need."""
+        if self._blas is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:  # without it, BLAS keeps its own threads
+                return contextlib.nullcontext()
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
 
     def samples(self) -> dict:
         """The test digits shown with the network's answers (their pictures once, as PNG)."""
