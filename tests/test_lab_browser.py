@@ -68,7 +68,7 @@ def test_start_paused_then_step(lab_page):
     wait_text(page, "#log", r"^Epoch 0: \d+ / 10000")
     page.wait_for_selector("#state[data-state=paused]", timeout=WAIT)
     assert page.locator("#accuracy-chart").get_attribute("data-points") == "1"
-    assert "epoch 1 (of 0–9), mini-batch 0 of 5,000" in text(page, "#where")
+    assert "epoch 1 · mini-batch 0 of 5,000" in text(page, "#where")
 
 
 def test_resume_pause_step_resume_to_the_end(lab_page):

@@ -74,7 +74,8 @@ function drawCharts() {
     cst.push({ points: r.epochs.map((e) => [e.epoch + 1, e.cost]), color: c, width: 1.5, dots: 2.5, alpha: 0.75 });
   }
   const c = colour(run.id);
-  cst.push({ points: run.points, color: c, width: 1.2, alpha: 0.45 });
+  cst.push({ points: run.points, color: c, width: 1, alpha: 0.2 });
+  cst.push({ points: movingMean(run.points, 5), color: c, width: 1.5, alpha: 0.65 });
   acc.push({ points: run.epochs.map((e) => [e.epoch + 1, 100 * e.accuracy]), color: c, width: 2.5, dots: 3.5 });
   cst.push({ points: run.epochs.map((e) => [e.epoch + 1, e.cost]), color: c, width: 2.5, dots: 3.5 });
   accuracy.set(acc, xMax);
@@ -83,6 +84,15 @@ function drawCharts() {
   cost.setMarker(viewing);
   $("accuracy-chart").dataset.points = String(run.epochs.length);
   $("cost-chart").dataset.points = String(run.points.length);
+}
+
+// Each point's y replaced by the mean of the last `n` (the running cost is measured on 200 digits at a time).
+function movingMean(points, n) {
+  let sum = 0;
+  return points.map(([x, y], i) => {
+    sum += y - (i >= n ? points[i - n][1] : 0);
+    return [x, sum / Math.min(i + 1, n)];
+  });
 }
 
 function drawLegend() {
@@ -138,8 +148,8 @@ function showStatus() {
     const done = Math.min(epochs, epoch + batch / batches);
     $("where").textContent =
       epoch >= epochs
-        ? `run ${run.id}: all ${epochs} epochs trained`
-        : `run ${run.id}: epoch ${epoch} (of 0–${epochs - 1}), mini-batch ${batch.toLocaleString("en")} of ${batches.toLocaleString("en")}`;
+        ? `run ${run.id} · all ${epochs} epochs trained`
+        : `run ${run.id} · epoch ${epoch} · mini-batch ${batch.toLocaleString("en")} of ${batches.toLocaleString("en")}`;
     $("progress-fill").style.width = `${(100 * done) / epochs}%`;
   } else {
     $("where").textContent = "Choose the settings and start a run.";
@@ -208,6 +218,7 @@ async function showFrame(k) {
   $("confusion-title").textContent = `${right.toLocaleString("en")} of ${total.toLocaleString("en")} test digits right`;
   showAnswers(frame);
   $("views").dataset.showing = String(k);
+  $("views-empty").hidden = true;
 }
 
 function view(k, follow) {
