@@ -29,6 +29,7 @@ from PIL import Image
 
 import nndl
 from nndl import lab as labs
+from nndl.errors import MissingExtraError
 from nndl.lab import Lab
 
 SLOW = {"batch_size": 1, "epochs": 100}  # a run far longer than any test: it only ends when stopped
@@ -101,6 +102,8 @@ def test_bad_settings_get_400_and_the_cli_message(server):
         ({"epochs": 101}, "epochs must be at most 100 here, got 101"),
         ({"sizes": [784, 1001, 10]}, "at most 1000 neurons"),
         ({"sizes": [784, 30, 1001, 10]}, "at most 1000 neurons"),
+        ({"sizes": [784, *[1000] * 5, 10]}, "the lab trains at most 4,000,000"),
+        ({"batch_size": 50_000}, "batch size must be at most 10,000 here"),
         ({"engine": "pytensor"}, "the lab trains on engines"),
         ({"engine": "warp-drive"}, "engine must be one of"),
         ({"data": "/etc/passwd"}, "unknown setting 'data'"),
@@ -117,6 +120,15 @@ def test_settings_the_lab_refuses(server, body, words):
     status, answer = call(server, "POST", "/api/runs", body)
     assert status == 400 and words in answer["error"], answer
     assert "\n" not in answer["error"]
+
+
+def test_an_engine_that_cannot_run_here_gets_400(server, monkeypatch):
+    def missing(engine, device):
+        raise MissingExtraError("engine 'numba'", "fast")
+
+    monkeypatch.setattr(labs.engines, "check", missing)
+    status, answer = call(server, "POST", "/api/runs", {"engine": "numba"})
+    assert status == 400 and answer["error"].startswith("engine 'numba' needs the 'fast' extra")
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,8 @@ KEYS = ("sizes", "epochs", "batch_size", "eta", "seed", "dtype", "engine")
 #: The lab's own bounds, tighter than ``nndl train``'s.
 MAX_HIDDEN = 1000
 MAX_EPOCHS = 100
+MAX_BATCH = 10_000
+MAX_PARAMETERS = 4_000_000
 #: Engines the lab trains on (the notes' compiled PyTensor model takes the command line).
 LAB_ENGINES = ("auto", "reference", "numpy", "numba", "torch")
 #: Mini-batches between two looks at a running network.
@@ -128,6 +130,14 @@ def settings(body: Any, data: Dataset | None = None) -> tuple[TrainConfig, bool]
         raise ConfigError(f"hidden layers may have at most {MAX_HIDDEN} neurons here, got sizes {list(config.sizes)}")
     if config.epochs > MAX_EPOCHS:
         raise ConfigError(f"epochs must be at most {MAX_EPOCHS} here, got {config.epochs}")
+    if config.batch_size > MAX_BATCH:
+        raise ConfigError(f"batch size must be at most {MAX_BATCH:,} here, got {config.batch_size:,}")
+    n_params = sum(x * y + y for x, y in zip(config.sizes[:-1], config.sizes[1:]))
+    if n_params > MAX_PARAMETERS:
+        raise ConfigError(
+            f"sizes {list(config.sizes)} make {n_params:,} weights and biases; the lab trains at most "
+            f"{MAX_PARAMETERS:,}"
+        )
     if config.engine not in LAB_ENGINES:
         raise ConfigError(f"the lab trains on engines {', '.join(LAB_ENGINES)}; got {config.engine!r}")
     engines.check(config.engine, config.device)

@@ -42,8 +42,8 @@ from importlib.resources import files
 from typing import Any
 
 from .config import TrainConfig
-from .errors import ConfigError
-from .lab import KEYS, LAB_ENGINES, MAX_EPOCHS, MAX_HIDDEN, PRESETS, Gone, Lab, RunStateError, TooMany
+from .errors import ConfigError, NNDLError
+from .lab import KEYS, LAB_ENGINES, MAX_BATCH, MAX_EPOCHS, MAX_HIDDEN, PRESETS, Gone, Lab, RunStateError, TooMany
 
 #: The largest JSON body a command or start reads.
 MAX_JSON = 4096
@@ -52,8 +52,8 @@ KEEPALIVE = 15.0
 
 #: What a learner can ask of a run.
 COMMANDS = ("pause", "resume", "step", "stop")
-#: How the lab's errors answer.
-STATUS = {ConfigError: 400, KeyError: 404, RunStateError: 409, Gone: 410, TooMany: 503}
+#: How the lab's errors answer (the first that fits).
+STATUS = {KeyError: 404, RunStateError: 409, Gone: 410, TooMany: 503, NNDLError: 400}
 
 
 def routes(lab: Lab) -> list:
@@ -66,7 +66,7 @@ def routes(lab: Lab) -> list:
 
     web = files("nndl") / "web"
     defaults = {k: TrainConfig().to_dict()[k] for k in KEYS}
-    limits = {"max_hidden": MAX_HIDDEN, "max_epochs": MAX_EPOCHS, "engines": list(LAB_ENGINES)}
+    limits = {"max_hidden": MAX_HIDDEN, "max_epochs": MAX_EPOCHS, "max_batch": MAX_BATCH, "engines": list(LAB_ENGINES)}
 
     def answer(call):
         """A handler from ``call(request)``, the lab's errors answered as JSON."""
