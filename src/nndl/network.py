@@ -27,7 +27,7 @@ import numpy as np
 
 from . import engines
 from .errors import ConfigError, DataError, NNDLError
-from .files import NpzReader, atomic_write, open_npz, read_bytes, write_npz
+from .files import NpzReader, atomic_write, open_npz, read_json, write_npz
 
 #: Model files written by this version of nndl.
 MODEL_FORMAT = 1
@@ -162,10 +162,7 @@ class History:
     def load(cls, path: str | os.PathLike) -> History:
         """Read a history file written by :meth:`save` (or ``nndl train --history``),
         checking every field, so a damaged file is a :class:`DataError`."""
-        try:
-            d = json.loads(read_bytes(path, limit=MAX_HISTORY_BYTES))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise DataError(f"{path} is not a JSON history file ({e})") from None
+        d = read_json(path, limit=MAX_HISTORY_BYTES, what="a JSON history file")
         if not isinstance(d, dict) or not isinstance(d.get("epochs"), list):
             raise DataError(f"{path} is not an nndl history file: expected an object with a list 'epochs'")
         if not isinstance(d.get("settings", {}), dict):
@@ -601,7 +598,7 @@ def _param(npz: NpzReader, key: str, shape: tuple[int, int]) -> np.ndarray:
         raise DataError(f"{npz.path}: {key} must be float32/float64 of shape {shape}, got {a.dtype} {a.shape}")
     if not np.isfinite(a).all():
         raise DataError(f"{npz.path}: {key} holds non-finite values")
-    return a.copy()
+    return a  # NpzReader.read gives a fresh, writable array: no copy needed
 
 
 def _quiet(progress: bool | None) -> bool | None:
