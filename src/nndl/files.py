@@ -207,7 +207,7 @@ def open_stream(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     starts with gzip's magic.  A broken gzip stream becomes a
     :class:`DataError` naming the file."""
     path = Path(path)
-    with _open_regular(path) as raw:
+    with open_regular(path) as raw:
         if raw.read(2) != b"\x1f\x8b":
             raw.seek(0)
             yield raw
@@ -320,7 +320,7 @@ def open_npz(path: str | os.PathLike, limit: int | None = None) -> Iterator[NpzR
     refused before any is decompressed.
     """
     path = Path(path)
-    with _open_regular(path) as raw:
+    with open_regular(path) as raw:
         budget = Budget.for_size(path, os.fstat(raw.fileno()).st_size)
         try:
             zf = zipfile.ZipFile(raw)
@@ -336,7 +336,7 @@ def open_npz(path: str | os.PathLike, limit: int | None = None) -> Iterator[NpzR
 
 
 @contextlib.contextmanager
-def _open_regular(path: Path) -> Iterator[IO[bytes]]:
+def open_regular(path: Path) -> Iterator[IO[bytes]]:
     """Open ``path`` for reading; refuse what is missing or not a regular file
     (a FIFO would block, a device never end)."""
     try:
