@@ -303,11 +303,14 @@ def read_capped(f: IO[bytes], limit: int, name: str | os.PathLike, exact: bool =
     return data
 
 
-def write_npz(path: str | os.PathLike, kind: str, version: int, arrays: dict[str, np.ndarray]) -> Path:
+def write_npz(
+    path: str | os.PathLike, kind: str, version: int, arrays: dict[str, np.ndarray], *, exclusive: bool = False
+) -> Path:
     """Write ``arrays`` to an ``.npz`` file tagged as ``kind`` (e.g.
-    ``"nndl-model"``) of format ``version``, atomically."""
+    ``"nndl-model"``) of format ``version``, atomically (and, with
+    ``exclusive``, only if ``path`` does not exist: see :func:`atomic_write`)."""
     tagged = {"format": np.array(kind), "format_version": np.array(version), **arrays}
-    return atomic_write(path, lambda f: np.savez(f, **tagged))
+    return atomic_write(path, lambda f: np.savez(f, **tagged), exclusive=exclusive)
 
 
 @contextlib.contextmanager
