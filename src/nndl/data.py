@@ -133,9 +133,13 @@ def load(path: str | os.PathLike | None = None) -> Dataset:
     if path is None:
         return _bundled()
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_folder, exists = path.is_dir(), path.exists()
+    except OSError as e:  # inside a folder nndl may not look into
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    if is_folder:
         return _load_idx_folder(path)
-    if not path.exists():
+    if not exists:
         raise DataError(f"no such file or folder: {path}")
     if path.suffix == ".npz":
         return _load_npz(path)
@@ -449,8 +453,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 def _find_idx(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
-        if (folder / name).is_file():
-            return folder / name
+        try:
+            if (folder / name).is_file():
+                return folder / name
+        except OSError as e:  # a folder nndl may not look into
+            raise DataError(f"cannot read the folder {folder}: {e.strerror or e}") from None
     raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files")
 
 

@@ -191,7 +191,7 @@ def check_output(path: str | os.PathLike, *, folder: bool = False, probe: bool =
         try:
             fd, tmp = tempfile.mkstemp(prefix=".nndl-probe.", suffix=".tmp", dir=where)
         except OSError as e:
-            raise DataError(f"cannot write {target}: {e.strerror or e} in {where}") from None
+            raise DataError(f"cannot write {target}: cannot create files in {where} ({e.strerror or e})") from None
         os.close(fd)
         os.unlink(tmp)
     return where
