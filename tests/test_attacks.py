@@ -263,13 +263,17 @@ def test_a_photo_keeps_its_orientation_when_reduced():
 # -- data, model and history files: bombs --------------------------------------------
 
 
-def deflated(header: bytes, zeros: int, chunk: int = 16 * MiB) -> bytes:
-    """A raw deflate stream of ``header`` then ``zeros`` zero bytes, made in
-    milliseconds by repeating one compressed block."""
+def deflated(header: bytes, zeros: int, chunk: int = 16 * MiB) -> tuple[bytes, int, int]:
+    """A raw deflate stream of ``header`` then ``zeros`` zero bytes, made
+    fast by repeating one compressed block; with its size and CRC-32."""
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     head = c.compress(header) + c.flush(zlib.Z_FULL_FLUSH)
     block = c.compress(bytes(chunk)) + c.flush(zlib.Z_FULL_FLUSH)
-    return head + block * (zeros // chunk) + c.compress(bytes(zeros % chunk)) + c.flush()
+    stream = head + block * (zeros // chunk) + c.compress(bytes(zeros % chunk)) + c.flush()
+    crc, empty = zlib.crc32(header), bytes(chunk)
+    for _ in range(zeros // chunk):
+        crc = zlib.crc32(empty, crc)
+    return stream, len(header) + zeros, zlib.crc32(bytes(zeros % chunk), crc)
 
 
 def npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
@@ -278,16 +282,32 @@ def npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
     return f.getvalue()
 
 
-def zip_of(members: dict[str, tuple[bytes, int]]) -> bytes:
-    """A zip archive of raw deflate streams: name -> (stream, unpacked size).
-    Checksums are left 0: the claims are what is attacked."""
+def zip_of(members: dict[str, tuple[bytes, int, int]]) -> bytes:
+    """A zip archive of raw deflate streams: name -> (stream, unpacked size, CRC-32)."""
     out, central = io.BytesIO(), []
-    for name, (data, size) in members.items():
+    for name, (data, size, crc) in members.items():
         offset, n = out.tell(), name.encode()
-        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, 0, len(data), size, len(n), 0) + n + data)
+        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size, len(n), 0) + n + data)
         central.append(
             struct.pack(
-                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, 0, len(data), size, len(n), 0, 0, 0, 0, 0, offset
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                8,
+                0,
+                0,
+                crc,
+                len(data),
+                size,
+                len(n),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
             )
             + n
         )
@@ -301,13 +321,11 @@ def npz_bomb(arrays: dict[str, tuple[tuple[int, ...], str]], small: dict[str, np
     """An ``.npz`` whose arrays of zeros honestly hold ``shape`` of ``dtype``, deflated."""
     members = {}
     for name, (shape, dtype) in arrays.items():
-        header = npy_header(shape, dtype)
-        zeros = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        members[f"{name}.npy"] = (deflated(header, zeros), len(header) + zeros)
+        members[f"{name}.npy"] = deflated(npy_header(shape, dtype), int(np.prod(shape)) * np.dtype(dtype).itemsize)
     for name, value in (small or {}).items():
         f = io.BytesIO()
         np.save(f, value)
-        members[f"{name}.npy"] = (deflated(f.getvalue(), 0), len(f.getvalue()))
+        members[f"{name}.npy"] = deflated(f.getvalue(), 0)
     return zip_of(members)
 
 
@@ -363,10 +381,11 @@ def test_a_gzip_idx_bomb_costs_at_most_its_budget(tmp_path, images, message):
         ("[" * 1_000_000, "its JSON nests too deeply"),
         ("[" + "7" * 1_000_000 + "]", "an integer of 1,000,000 digits"),
         ("[" + "0," * 2_500_000 + "0]", "holds up to 2,500,002 JSON values; nndl reads at most 2,000,000"),
-        ('"' + "a" * 48 * MiB + '"', "is not an nndl history file"),
-        ("{" + ",".join(f'"{k:x}": "{k:x}"' for k in range(900_000)) + "}", "is not an nndl history file"),
+        ('"' + "a" * 20 * MiB + '"', "is not an nndl history file"),
+        ("{" + ",".join(f'"{k:x}": "{k:x}"' for k in range(600_000)) + "}", "holds up to 1,200,000 JSON strings"),
+        ("{" + ",".join(f'"{k:x}": "{k:x}"' for k in range(450_000)) + "}", "is not an nndl history file"),
     ],
-    ids=["deep", "long number", "many values", "long string", "many strings"],
+    ids=["deep", "long number", "many values", "long string", "many strings", "many strings, under the cap"],
 )
 def test_json_history_bombs_are_one_line(tmp_path, text, message):
     path = tmp_path / "h.json"
