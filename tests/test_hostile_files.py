@@ -313,7 +313,11 @@ LABELS_HEADER = struct.pack(">BBBBI", 0, 0, 8, 1, 2**31)
             gzip.compress(struct.pack(">BBBBI", 0, 0, 8, 1, 2**31) + bytes(8)),
             "more than nndl reads from this file",
         ),
-        ("2**26 labels", struct.pack(">BBBBI", 0, 0, 8, 1, 2**26) + bytes(8), "truncated: its header claims 67,108,864"),
+        (
+            "2**26 labels",
+            struct.pack(">BBBBI", 0, 0, 8, 1, 2**26) + bytes(8),
+            "truncated: its header claims 67,108,864",
+        ),
         (
             "a gzip bomb",
             zeros_gzip(struct.pack(">BBBBI", 0, 0, 8, 1, 10), 64 * MiB),
