@@ -393,6 +393,16 @@ def test_json_history_bombs_are_one_line(tmp_path, text, message):
     nndl("plot", "history", path, "--out", tmp_path / "h.png").refused(message)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_float_pixels_that_are_not_numbers_are_one_line(tmp_path, capsys, bad):
+    images = np.full((12, 16), 0.5, np.float32)
+    images[3, 4] = bad
+    np.savez(tmp_path / "d.npz", x_train=images, y_train=np.arange(12) % 10, x_test=images[:2], y_test=np.arange(2))
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--sizes", "16", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "float images hold NaN or infinite values" in err and err.count("\n") == 1
+
+
 @permissions
 def test_an_unreadable_data_folder_is_one_line(tmp_path, tiny_data):
     folder = tmp_path / "data"

@@ -175,7 +175,9 @@ def _make_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
         if images.dtype.kind != "f":
             raise DataError(f"{where}: images must be uint8 or floats in [0, 1], got dtype {images.dtype}")
         images = images.astype(np.float32, copy=False)
-        if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+        if not np.isfinite(images).all():
+            raise DataError(f"{where}: float images hold NaN or infinite values; they must lie in [0, 1]")
+        if not (images.min() >= 0 and images.max() <= 1):
             raise DataError(f"{where}: float images must lie in [0, 1]")
     if labels.dtype.kind not in "iu":
         raise DataError(f"{where}: labels must be integers, got dtype {labels.dtype}")
