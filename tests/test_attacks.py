@@ -534,15 +534,19 @@ def test_show_input_is_checked_before_any_work(digit_model, capsys):
 
 @permissions
 def test_an_unwritable_folder_is_found_before_training(tmp_path, tiny_data):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
+    locked, closed = tmp_path / "locked", tmp_path / "closed"
+    for folder, mode in ((locked, 0o555), (closed, 0)):
+        folder.mkdir()
+        folder.chmod(mode)
     try:
         r = nndl("train", "--data", tiny_data, *TINY, "--save", locked / "m.npz", unprivileged=True)
         r.refused(f"cannot write {locked / 'm.npz'}: cannot create files in {locked} (Permission denied)")
         assert "Epoch" not in r.out
+        r = nndl("train", "--data", tiny_data, *TINY, "--history", closed / "h.json", unprivileged=True)
+        r.refused(f"cannot write {closed / 'h.json'}: Permission denied")
     finally:
         locked.chmod(0o755)
+        closed.chmod(0o755)
 
 
 def test_two_runs_at_once_cannot_share_a_checkpoint(tmp_path, tiny_data):

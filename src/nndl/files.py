@@ -83,6 +83,7 @@ class Budget:
 
     @classmethod
     def for_file(cls, path: str | os.PathLike) -> Budget:
+        """The budget of the file at ``path`` (see :meth:`for_size`)."""
         try:
             size = os.stat(path).st_size
         except OSError:
@@ -172,31 +173,42 @@ def check_output(path: str | os.PathLike, *, folder: bool = False, probe: bool =
     a temporary file there, the way :func:`atomic_write` will.
     """
     path = Path(path)
-    if folder:
-        target, where = path, path
-        while not os.path.lexists(where) and where != where.parent:
-            where = where.parent  # the nearest folder that exists: the rest will be made
-        if not where.is_dir():
-            raise DataError(f"cannot write into {path}: {where} is not a folder")
-    else:
-        target, where = path, path.parent if str(path.parent) else Path(".")
-        if not where.is_dir():
-            raise DataError(f"cannot write {path}: folder {where} does not exist")
-        if path.is_symlink():
-            raise DataError(f"cannot write {path}: it is a symbolic link (to {os.readlink(path)}); give the real path")
-        if os.path.lexists(path):
-            mode = os.lstat(path).st_mode
-            if stat.S_ISDIR(mode):
-                raise DataError(f"cannot write {path}: it is a folder")
-            if not stat.S_ISREG(mode):
-                raise DataError(f"cannot write {path}: it is not a regular file (a device, FIFO or socket)")
+    try:
+        where = _output_folder(path, folder)
+    except OSError as e:  # a folder on the way that nndl may not look into
+        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
     if probe:
         try:
             fd, tmp = tempfile.mkstemp(prefix=".nndl-probe.", suffix=".tmp", dir=where)
         except OSError as e:
-            raise DataError(f"cannot write {target}: cannot create files in {where} ({e.strerror or e})") from None
+            raise DataError(f"cannot write {path}: cannot create files in {where} ({e.strerror or e})") from None
         os.close(fd)
         os.unlink(tmp)
+    return where
+
+
+def _output_folder(path: Path, folder: bool) -> Path:
+    """The folder a file at ``path`` (or, with ``folder``, files in ``path``)
+    would be created in, after the checks of :func:`check_output` that need
+    no writing."""
+    if folder:
+        where = path
+        while not os.path.lexists(where) and where != where.parent:
+            where = where.parent  # the nearest folder that exists: the rest will be made
+        if not where.is_dir():
+            raise DataError(f"cannot write into {path}: {where} is not a folder")
+        return where
+    where = path.parent if str(path.parent) else Path(".")
+    if not where.is_dir():
+        raise DataError(f"cannot write {path}: folder {where} does not exist")
+    if path.is_symlink():
+        raise DataError(f"cannot write {path}: it is a symbolic link (to {os.readlink(path)}); give the real path")
+    if os.path.lexists(path):
+        mode = os.lstat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise DataError(f"cannot write {path}: it is a folder")
+        if not stat.S_ISREG(mode):
+            raise DataError(f"cannot write {path}: it is not a regular file (a device, FIFO or socket)")
     return where
 
 
