@@ -36,8 +36,8 @@ import numpy as np
 from . import modelfile
 from .config import TrainConfig
 from .data import Dataset
-from .errors import DataError, NNDLError
-from .files import check_folder, open_npz, write_npz
+from .errors import ConfigError, DataError, NNDLError
+from .files import check_output, open_npz, write_npz
 from .history import EpochResult, History, epoch_record
 from .loop import Interrupted, Position
 from .network import Network
@@ -68,9 +68,10 @@ def fingerprint(data: Dataset) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, saved: Checkpoint) -> Path:
-    """Write ``saved`` to ``path`` atomically.  Non-finite parameters are
-    refused: a diverged run never replaces a good checkpoint."""
+def save_checkpoint(path: str | os.PathLike, saved: Checkpoint, *, exclusive: bool = False) -> Path:
+    """Write ``saved`` to ``path`` atomically (with ``exclusive``, only if
+    ``path`` does not exist yet).  Non-finite parameters are refused: a
+    diverged run never replaces a good checkpoint."""
     net = saved.network
     if not all(np.isfinite(p).all() for p in net.weights + net.biases):
         raise DataError(f"refusing to save non-finite weights or biases to {path}")
@@ -82,7 +83,20 @@ def save_checkpoint(path: str | os.PathLike, saved: Checkpoint) -> Path:
     arrays["history"] = np.array(json.dumps([asdict(e) for e in saved.history]))
     arrays["rng"] = np.array(json.dumps(net.rng.bit_generator.state))
     arrays["fingerprint"] = np.array(saved.fingerprint)
-    return write_npz(path, KIND, CHECKPOINT_FORMAT, arrays)
+    return write_npz(path, KIND, CHECKPOINT_FORMAT, arrays, exclusive=exclusive)
+
+
+def claim(path: str | os.PathLike, network: Network, config: TrainConfig, data: Dataset) -> Path:
+    """Write the start of a new run to the checkpoint ``path``, which must not
+    exist: of two runs started at once on one path, one takes it and the
+    other gets a :class:`~nndl.errors.ConfigError`, before any training."""
+    start = Checkpoint(network, config, Position(), History(), fingerprint(data))
+    try:
+        return save_checkpoint(path, start, exclusive=True)
+    except FileExistsError:
+        raise ConfigError(
+            f"checkpoint {path} already exists; resume it (--resume {path}) or remove it to start afresh"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -136,7 +150,7 @@ class Checkpointer:
     def __init__(
         self, path: str | os.PathLike, network: Network, config: TrainConfig, history: History, data: Dataset
     ) -> None:
-        check_folder(path)
+        check_output(path)
         self.path = Path(path)
         self.network, self.config, self.history = network, config, history
         self.fingerprint = fingerprint(data)
@@ -163,8 +177,15 @@ class Checkpointer:
         return saved_then
 
     def _handle(self, signum: int, frame) -> None:
-        if self.signum is not None:  # asked twice: stop now
-            raise KeyboardInterrupt
+        if self.signum is not None:  # asked twice: stop now, saying what that leaves
+            name = signal.Signals(signum).name
+            if not self.path.exists():
+                raise KeyboardInterrupt(f"stopped at once by a second signal ({name}); nothing was saved")
+            stopped = KeyboardInterrupt(
+                f"stopped at once by a second signal ({name}); {self.path} holds the run as its last save left it"
+            )
+            stopped.checkpoint, stopped.signum = self.path, signum
+            raise stopped
         self.signum = signum
 
     def __enter__(self) -> Checkpointer:
@@ -174,14 +195,16 @@ class Checkpointer:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-        self._previous.clear()
-        if isinstance(error, Interrupted):
-            error.signum = self.signum
-            error.checkpoint = self.save(error.position)
-            name = signal.Signals(self.signum).name if self.signum else "request"
-            error.args = (f"{error.args[0]} by {name}; the run is saved in {error.checkpoint}",)
+        try:  # a second signal during the last save still says what it did
+            if isinstance(error, Interrupted):
+                error.signum = self.signum
+                error.checkpoint = self.save(error.position)
+                name = signal.Signals(self.signum).name if self.signum else "request"
+                error.args = (f"{error.args[0]} by {name}; the run is saved in {error.checkpoint}",)
+        finally:
+            for s, handler in self._previous.items():
+                signal.signal(s, handler)
+            self._previous.clear()
 
 
 # -- checking what a checkpoint holds ----------------------------------------

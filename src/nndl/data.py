@@ -31,9 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
 from .errors import ConfigError, DataError
-from .files import MAX_BYTES, one_line, open_npz, open_stream, read_bytes, read_capped
+from .files import MAX_BYTES, Budget, one_line, open_npz, open_stream, read_bytes, read_capped
 
 #: Where the bundled copy of MNIST lives inside the package.
 BUNDLED = "mnist.npz"
@@ -134,9 +133,13 @@ def load(path: str | os.PathLike | None = None) -> Dataset:
     if path is None:
         return _bundled()
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_folder, exists = path.is_dir(), path.exists()
+    except OSError as e:  # inside a folder nndl may not look into
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    if is_folder:
         return _load_idx_folder(path)
-    if not path.exists():
+    if not exists:
         raise DataError(f"no such file or folder: {path}")
     if path.suffix == ".npz":
         return _load_npz(path)
@@ -172,7 +175,9 @@ def _make_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
         if images.dtype.kind != "f":
             raise DataError(f"{where}: images must be uint8 or floats in [0, 1], got dtype {images.dtype}")
         images = images.astype(np.float32, copy=False)
-        if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+        if not np.isfinite(images).all():
+            raise DataError(f"{where}: float images hold NaN or infinite values; they must lie in [0, 1]")
+        if not (images.min() >= 0 and images.max() <= 1):
             raise DataError(f"{where}: float images must lie in [0, 1]")
     if labels.dtype.kind not in "iu":
         raise DataError(f"{where}: labels must be integers, got dtype {labels.dtype}")
@@ -263,7 +268,12 @@ def _check_opcodes(raw: bytes, path: Path) -> None:
 
 
 class _ArraysOnly(pickle.Unpickler):
-    """An unpickler that can rebuild NumPy arrays and nothing else."""
+    """An unpickler that can rebuild NumPy arrays and nothing else; every
+    array it builds is taken from the file's ``budget``."""
+
+    def __init__(self, file, budget: Budget, **kwargs) -> None:
+        super().__init__(file, **kwargs)
+        self.budget = budget
 
     ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"): "_reconstruct",
@@ -280,8 +290,8 @@ class _ArraysOnly(pickle.Unpickler):
             raise DataError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
         stand_in = self.ALLOWED[module, name]
         return {
-            "_reconstruct": _reconstruct,
-            "_frombuffer": _frombuffer,
+            "_reconstruct": functools.partial(_reconstruct, budget=self.budget),
+            "_frombuffer": functools.partial(_frombuffer, budget=self.budget),
             "ndarray": _NDARRAY,
             "dtype": _Dtype,
             "encode": _latin1,
@@ -321,6 +331,9 @@ class _Array:
 
     array: np.ndarray | None = None
 
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
     def __setstate__(self, state) -> None:
         # (version, shape, dtype, is_fortran, data); old pickles omit version
         if isinstance(state, tuple) and len(state) == 5:
@@ -328,26 +341,28 @@ class _Array:
         if not (isinstance(state, tuple) and len(state) == 4):
             raise DataError("refusing to unpickle a malformed array")
         shape, dtype, fortran, data = state
-        self.array = _build_array(data, dtype, shape, "F" if fortran else "C")
+        self.array = _build_array(data, dtype, shape, "F" if fortran else "C", self.budget)
 
 
-def _reconstruct(cls, shape, dtype) -> _Array:
+def _reconstruct(cls, shape, dtype, *, budget: Budget) -> _Array:
     """Stands for NumPy's pickle hook; the array's real shape, dtype and
     data arrive afterwards through ``__setstate__``."""
     if cls is not _NDARRAY:
         raise DataError("refusing to unpickle an array of another class")
-    return _Array()
+    return _Array(budget)
 
 
-def _frombuffer(buffer, dtype, shape, order) -> _Array:
+def _frombuffer(buffer, dtype, shape, order, *, budget: Budget) -> _Array:
     """Stands for NumPy's protocol-5 hook, with the data in the pickle."""
-    made = _Array()
-    made.array = _build_array(buffer, dtype, shape, order)
+    made = _Array(budget)
+    made.array = _build_array(buffer, dtype, shape, order, budget)
     return made
 
 
-def _build_array(data, dtype, shape, order) -> np.ndarray:
-    """A plain array of ``shape`` from the bytes ``data``, which must hold it exactly."""
+def _build_array(data, dtype, shape, order, budget: Budget) -> np.ndarray:
+    """A plain array of ``shape`` from the bytes ``data``, which must hold it
+    exactly; what it costs is taken from ``budget`` (the same bytes may be
+    referred to many times in a pickle, and each array may become a copy)."""
     if not isinstance(dtype, _Dtype):
         raise DataError("refusing to unpickle an array without a plain dtype")
     if not (
@@ -363,8 +378,9 @@ def _build_array(data, dtype, shape, order) -> np.ndarray:
     needed = math.prod(shape) * dtype.dtype.itemsize
     if needed != len(data):
         raise DataError(f"an array claims shape {shape} of {dtype.dtype} ({needed:,} bytes) but holds {len(data):,}")
+    budget.take(needed, "its arrays")
     array = np.frombuffer(data, dtype=dtype.dtype).reshape(shape, order=order)
-    return array.astype(dtype.dtype.newbyteorder("="), copy=False)
+    return np.ascontiguousarray(array, dtype=dtype.dtype.newbyteorder("="))
 
 
 def _unwrap(obj, depth: int = 0):
@@ -379,12 +395,13 @@ def _unwrap(obj, depth: int = 0):
 
 
 def _load_pickle(path: Path) -> Dataset:
-    raw = read_bytes(path)
+    budget = Budget.for_file(path)
+    raw = read_bytes(path, budget=budget)
     _check_opcodes(raw, path)
     try:
-        obj = _unwrap(_ArraysOnly(io.BytesIO(raw), encoding="latin1").load())
+        obj = _unwrap(_ArraysOnly(io.BytesIO(raw), budget, encoding="latin1").load())
     except DataError as e:
-        raise DataError(f"{path}: {e}") from None
+        raise DataError(e.args[0] if str(e).startswith(str(path)) else f"{path}: {e}") from None
     except Exception as e:  # a malformed pickle can fail in many ways
         raise DataError(
             f"{path} is not a readable pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
@@ -412,6 +429,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     refused, and memory grows only with what the file really holds.
     """
     path = Path(path)
+    budget = Budget.for_file(path)
     with open_stream(path) as f:
         head = f.read(4)
         if len(head) < 4 or head[0] != 0 or head[1] != 0:
@@ -425,16 +443,23 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         dims = struct.unpack(f">{ndim}I", dims_raw)
         dtype = np.dtype(_IDX_TYPES[code])
         claimed = math.prod(dims) * dtype.itemsize
-        if claimed > files.MAX_BYTES:
-            raise DataError(f"{path}: header claims shape {dims} ({claimed:,} bytes), more than nndl reads")
+        if claimed * (1 if dtype.isnative else 2) > budget.left:
+            raise DataError(
+                f"{path}: header claims shape {dims} ({claimed:,} bytes), more than nndl reads from this file "
+                f"({budget.left:,} bytes)"
+            )
+        budget.take(claimed)
         body = read_capped(f, claimed, path, exact=True)
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _find_idx(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
-        if (folder / name).is_file():
-            return folder / name
+        try:
+            if (folder / name).is_file():
+                return folder / name
+        except OSError as e:  # a folder nndl may not look into
+            raise DataError(f"cannot read the folder {folder}: {e.strerror or e}") from None
     raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files")
 
 

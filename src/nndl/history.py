@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError
-from .files import atomic_write, read_bytes
+from .files import atomic_write, read_json
 
 #: The largest history file (JSON) nndl reads.
 MAX_HISTORY_BYTES = 64 * 2**20
@@ -92,10 +92,7 @@ class History:
     def load(cls, path: str | os.PathLike) -> History:
         """Read a history file written by :meth:`save` (or ``nndl train --history``),
         checking every field, so a damaged file is a :class:`DataError`."""
-        try:
-            d = json.loads(read_bytes(path, limit=MAX_HISTORY_BYTES))
-        except (UnicodeDecodeError, ValueError, RecursionError) as e:
-            raise DataError(f"{path} is not a JSON history file ({str(e)[:80]})") from None
+        d = read_json(path, limit=MAX_HISTORY_BYTES, what="a JSON history file")
         return cls.from_dict(d, str(path))
 
 

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .data import Split  # noqa: E402
-from .files import atomic_write, check_folder  # noqa: E402
+from .files import atomic_write, check_output  # noqa: E402
 from .history import History  # noqa: E402
 from .network import Network, sigmoid  # noqa: E402
 
@@ -104,14 +104,16 @@ def learning_curves(
             (evaluated_on, "-", [e.accuracy for e in h], [e.cost for e in h]),
             ("training data", "--", [e.train_accuracy for e in h], [e.train_cost for e in h]),
         ):
-            epochs = [e.epoch for e, a in zip(h, acc) if a is not None]
-            if not epochs:
+            # each measure on its own epochs: a history may lack some of them
+            measured = [(e.epoch, a) for e, a in zip(h, acc) if a is not None]
+            costed = [(e.epoch, c) for e, c in zip(h, cost) if c is not None]
+            if not measured:
                 continue
             name = f"{label}, {part}" if label else part
-            marker = "o" if len(epochs) <= 30 else None
+            marker = "o" if len(measured) <= 30 else None
             kw = dict(color=color, linestyle=style, marker=marker, markersize=4, label=name)
-            ax_acc.plot(epochs, [100 * a for a in acc if a is not None], **kw)
-            ax_cost.plot(epochs, [c for c in cost if c is not None], **kw)
+            ax_acc.plot([x for x, _ in measured], [100 * a for _, a in measured], **kw)
+            ax_cost.plot([x for x, _ in costed], [c for _, c in costed], **kw)
     ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="correctly classified (%)")
     ax_cost.set(title="Quadratic cost", xlabel="epoch", ylabel="cost C")
     for ax in (ax_acc, ax_cost):
@@ -282,7 +284,7 @@ def check_png(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"the output must be a .png file, got {path}")
-    check_folder(path)
+    check_output(path)
     return path
 
 

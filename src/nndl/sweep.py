@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .data import Dataset, check_limit, load
 from .errors import ConfigError, NNDLError, require
-from .files import atomic_write, check_folder
+from .files import atomic_write, check_output
 from .loop import DivergedError
 from .train import TrainConfig, train
 
@@ -228,9 +228,9 @@ def plot(rows: Sequence[dict], path: str | os.PathLike) -> Path:
 def check_outputs(out: str | os.PathLike, plot_path: str | os.PathLike | None = None) -> None:
     """Check that the table (and the plot) can be written, before any run
     starts: a sweep is too long to lose at the end."""
-    check_folder(out)
+    check_output(out)
     if plot_path is not None:
-        check_folder(plot_path)
+        check_output(plot_path)
         _plot_format(plot_path)
 
 

@@ -68,6 +68,8 @@ def train(
             f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) or remove it to start afresh"
         )
     net = on_engine(None, config, status)
+    if checkpoint is not None:
+        checkpoints.claim(checkpoint, net, config, data)  # written only if still free: two runs cannot share it
     return _run(
         net,
         config,
@@ -134,6 +136,9 @@ def resume(
     if not isinstance(data, Dataset):
         data = load(config.data)
     config.check_data(data)
+    order = saved.position.order
+    if order is not None and len(order) != len(data.train):  # checked apart from the fingerprint, which is no proof
+        raise DataError(f"{path}: its saved order has {len(order):,} places; the training data has {len(data.train):,}")
     if checkpoints.fingerprint(data) != saved.fingerprint:
         raise DataError(f"{data.name} is not the data the run in {path} was trained on")
     if checkpoint is None:
