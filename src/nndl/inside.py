@@ -10,9 +10,11 @@ inputs and activations::
 up and which push it down.  For a neuron ``j`` of the first hidden layer
 that is exact: ``z_j = sum_i w_ji x_i + b_j``, so pixel ``i`` adds
 ``w_ji x_i``.  Deeper neurons see the pixels only through the layers
-before them, so each pixel gets its first-order share, the gradient times
-the input ``x_i dz/dx_i`` (for the first hidden layer the two are the same
-thing).
+before them; there each pixel gets its share by integrated gradients: the
+drawing fades in from blank paper, and each pixel is credited with its ink
+times the gradient ``dz/dx_i`` averaged along the way, so the shares add up
+to how much ``z`` differs from its value on blank paper.  (For the first
+hidden layer the gradient is ``w_j`` all along, and the two agree.)
 
 :class:`Lessons` teaches a network one example at a time -- the book's
 :meth:`~nndl.network.Network.update_mini_batch` on a mini-batch of one --
@@ -38,6 +40,8 @@ ETA = 3.0
 MAX_ETA = 100.0
 #: Steps that can be undone; older ones are forgotten.
 MAX_UNDO = 50
+#: Points on the path from blank paper to the drawing where :func:`contributions` takes the gradient.
+STEPS = 64
 
 
 def column(digit: np.ndarray, dtype: np.typing.DTypeLike) -> np.ndarray:
@@ -84,29 +88,56 @@ def check_neuron(net: Network, layer: int, neuron: int) -> None:
         raise ConfigError(f"neuron must be from 0 to {net.sizes[layer] - 1} in layer {layer}, got {neuron}")
 
 
-def input_gradient(net: Network, digit: np.ndarray, layer: int, neuron: int) -> np.ndarray:
-    """``dz/dx`` (784,): how the weighted input ``z`` of ``neuron`` in
+def input_gradients(net: Network, X: np.ndarray, layer: int, neuron: int) -> np.ndarray:
+    """``dz/dx`` at each input column of ``X`` ``(784, m)`` (floats, as the
+    network reads them): how the weighted input ``z`` of ``neuron`` in
     ``layer`` changes with each pixel, by the chain rule back through the
-    layers below it::
+    layers below it (the backward pass of backpropagation, for ``z``)::
 
-        dz^l_j/da^{l-1} = w^l_j,    dz^l_j/dz^{k} = ((w^{k+1})^T dz^l_j/dz^{k+1}) ... * sigma'(z^k)
+        dz/da^{l-1} = w^l_j,    dz/da^{k-1} = (w^k)^T (dz/da^k * sigma'(z^k))
+
+    Returns ``(784, m)``, float64.
     """
     check_neuron(net, layer, neuron)
-    seen = look(net, digit)
-    g = net.weights[layer - 1][neuron].astype(np.float64)
+    X = np.asarray(X, np.float64)
+    zs, a = [], X
+    for b, w in zip(net.biases[: layer - 1], net.weights[: layer - 1]):
+        zs.append(w @ a + b)
+        a = sigmoid(zs[-1])
+    g = np.repeat(net.weights[layer - 1][neuron].astype(np.float64)[:, None], X.shape[1], axis=1)
     for k in range(layer - 1, 0, -1):  # from layer l - 1 down to the first hidden layer
-        g = net.weights[k - 1].T @ (g * sigmoid_prime(seen.zs[k - 1]))
+        g = net.weights[k - 1].T @ (g * sigmoid_prime(zs[k - 1]))
     return g
 
 
-def contributions(net: Network, digit: np.ndarray, layer: int, neuron: int) -> np.ndarray:
-    """Each pixel's push on the weighted input of ``neuron`` in ``layer``
-    (784,): ``x_i dz/dx_i``.  Positive pixels push ``z`` up, negative down.
+def effective_weights(net: Network, digit: np.ndarray, layer: int, neuron: int, steps: int = STEPS) -> np.ndarray:
+    """The weights ``neuron`` of ``layer`` applies to the pixels of
+    ``digit`` on average while the drawing fades in from blank paper: the
+    mean of ``dz/dx`` at ``t x`` for ``t`` from 0 to 1 (midpoints of
+    ``steps`` equal parts).  In the first hidden layer these are the
+    neuron's own weights ``w_j``.  Returns ``(784,)``."""
+    if layer == 1:  # z is linear in x: the gradient is w_j all along
+        check_neuron(net, layer, neuron)
+        return net.weights[0][neuron].astype(np.float64)
+    x = column(digit, np.float64)
+    t = (np.arange(steps) + 0.5) / steps
+    return input_gradients(net, x * t, layer, neuron).mean(axis=1)
 
-    In the first hidden layer this is exactly ``w_ji x_i``, and the pushes
-    add up to ``z_j - b_j``; deeper, it is the first-order estimate.
+
+def contributions(net: Network, digit: np.ndarray, layer: int, neuron: int, steps: int = STEPS) -> np.ndarray:
+    """Each pixel's push on the weighted input ``z`` of ``neuron`` in
+    ``layer`` (784,): its ink times the weight the neuron effectively gives
+    it, ``x_i * effective_weights_i`` (integrated gradients).  Positive
+    pixels push ``z`` up, negative ones down, and the pushes add up to
+    ``z(x) - z(blank paper)``.
+
+    In the first hidden layer this is exactly ``w_ji x_i``: ``z_j`` is a
+    weighted sum of the pixels.  Deeper, a neuron sees the pixels only
+    through the layers before it, and the path from blank paper to the
+    drawing shares ``z``'s change out among the pixels (exactly as
+    ``steps`` grows).
     """
-    return column(digit, np.float64)[:, 0] * input_gradient(net, digit, layer, neuron)
+    return column(digit, np.float64)[:, 0] * effective_weights(net, digit, layer, neuron, steps)
 
 
 # -- teaching ------------------------------------------------------------------

@@ -54,7 +54,7 @@ from .inside import (
     check_label,
     check_neuron,
     contributions,
-    input_gradient,
+    effective_weights,
     look,
 )
 from .network import Network
@@ -187,11 +187,12 @@ def inside_routes(
         def answer() -> dict:
             with lessons.lock:
                 seen = look(net, digit)
+                blank = look(net, np.zeros_like(digit))
                 best = int(np.argmax(seen.scores))
                 pick_layer, pick_neuron = (net.num_layers - 1, best) if layer < 0 else (layer, neuron)
                 check_neuron(net, pick_layer, pick_neuron)
                 push = contributions(net, digit, pick_layer, pick_neuron)
-                exact = pick_layer == 1  # w x is exact; deeper, gradient times input
+                exact = pick_layer == 1  # w x is exact; deeper, integrated gradients
                 return {
                     "digit": best,
                     "scores": rounded(seen.scores, 6),
@@ -203,10 +204,11 @@ def inside_routes(
                         "z": float(seen.zs[pick_layer - 1][pick_neuron]),
                         "a": float(seen.activations[pick_layer - 1][pick_neuron]),
                         "bias": float(net.biases[pick_layer - 1][pick_neuron, 0]),
+                        "z_blank": float(blank.zs[pick_layer - 1][pick_neuron]),  # z on blank paper
                         "exact": exact,
                         "contributions": rounded(push, 6),
                         # the first layer's are its weights, in /api/network
-                        "gradient": None if exact else rounded(input_gradient(net, digit, pick_layer, pick_neuron)),
+                        "weights": None if exact else rounded(effective_weights(net, digit, pick_layer, pick_neuron)),
                     },
                     **network_state(),
                 }

@@ -160,9 +160,11 @@ $("undo").addEventListener("click", async () => {
 // The network changed: new weights, new answers, new accuracy on the set.
 function afterChange(state) {
   $("undo").disabled = state.undo === 0;
-  $("saved-to").textContent = state.saved_to
-    ? `Written to ${state.saved_to}.`
-    : "Nothing on disk has changed: download the taught network to keep it.";
+  $("download").hidden = state.steps === 0;
+  if (state.steps === 0)
+    $("saved-to").textContent = `The network is as it was loaded${state.saved_to ? `, and so is ${state.saved_to}` : ""}.`;
+  else if (state.saved_to) $("saved-to").textContent = `Written to ${state.saved_to}.`;
+  else $("saved-to").textContent = "Nothing on disk has changed: download the taught network to keep it.";
   ask();
   loadSet(setView.offset());
 }

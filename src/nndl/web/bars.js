@@ -85,9 +85,15 @@ export function signedColumns(box, values, { title } = {}) {
   box.append(strip, el("p", "scale", `bars up: positive, down: negative; the tallest is ${fmt(scale, 4)}`));
 }
 
+const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+
+// A number for people: fixed digits, or three significant ones times a
+// power of ten when it is small (4.90·10⁻⁵).
 export function fmt(v, digits = 3) {
-  const s = Math.abs(v) >= 0.001 || v === 0 ? v.toFixed(digits) : v.toExponential(1);
-  return s.replace("-", "−");
+  if (Math.abs(v) >= 0.01 || v === 0) return v.toFixed(digits).replace("-", "−");
+  const [mantissa, power] = v.toExponential(2).split("e");
+  const exponent = [...String(Number(power))].map((c) => SUPERSCRIPT[c]).join("");
+  return `${mantissa.replace("-", "−")}·10${exponent}`;
 }
 
 export { el };

@@ -54,13 +54,14 @@ export function createSetView({ onDelete, onPage }) {
       const card = el("figure", s.read === s.label ? "sample" : "sample wrong");
       const canvas = tinyCanvas();
       paintGrey(canvas, s.image);
-      const text = s.read === s.label ? `${s.label}` : `${s.label}, read as ${s.read}`;
+      const meant = el("figcaption", "meant", s.label);
+      const read = el("figcaption", "read", s.read === s.label ? "read right" : `read as ${s.read}`);
       const remove = el("button", "remove", "×");
       remove.type = "button";
       remove.title = `delete this ${s.label} (drawing ${s.index + 1}) from the set`;
       remove.setAttribute("aria-label", remove.title);
       remove.addEventListener("click", () => onDelete(s.index, set.total));
-      card.append(canvas, el("figcaption", "", text), remove);
+      card.append(canvas, meant, read, remove);
       box.appendChild(card);
     }
     $("newer").hidden = set.offset === 0;

@@ -70,13 +70,12 @@ export function createInside(onPick) {
 
   function showFirstLayer(a, pick) {
     const order = a.map((v, j) => j).sort((i, j) => a[j] - a[i]);
-    const outlined = Math.max(3, Math.round(a.length / 10));
     order.forEach((j, rank) => {
       const t = tiles[j];
       t.fill.style.width = `${Math.round(100 * a[j])}%`;
       t.caption.textContent = `#${j} · ${a[j].toFixed(2)}`;
       t.tile.style.order = sorted.checked ? rank : j;
-      t.tile.classList.toggle("active", rank < outlined && a[j] > 0.5);
+      t.tile.classList.toggle("active", a[j] > 0.5);
       t.tile.classList.toggle("picked", pick.layer === 1 && pick.neuron === j);
       t.tile.title = `hidden neuron ${j}: activation ${a[j].toFixed(3)}; click to see what pushes it`;
     });
@@ -108,7 +107,7 @@ export function createInside(onPick) {
     outputsBox.replaceChildren();
     const out = network.sizes.length - 1;
     const scale = Math.max(1e-12, ...layer.z.map(Math.abs));
-    outputsBox.appendChild(el("div", "orow head")).append(el("span", "d", ""), el("span", "", "z"), el("span", "v", "z"), el("span", "v", "a"));
+    outputsBox.appendChild(el("div", "orow head")).append(el("span", "d", ""), el("span", "", "− z +"), el("span", "v", "z"), el("span", "v", "a"));
     layer.z.forEach((z, d) => {
       let cls = "orow";
       if (d === digit) cls += " top";
@@ -128,7 +127,7 @@ export function createInside(onPick) {
     $("why-title").textContent = `Which pixels push ${name} up or down`;
     const push = $("why-push");
     paintSigned(push, p.contributions);
-    const weights = p.layer === 1 ? network.first_layer[p.neuron] : p.gradient;
+    const weights = p.layer === 1 ? network.first_layer[p.neuron] : p.weights;
     paintSigned($("why-weights"), weights);
     const total = p.contributions.reduce((s, v) => s + v, 0);
     const zs = `z = ${fmt(p.z, 2)}, a = σ(z) = ${p.a.toFixed(3)}`;
@@ -139,17 +138,17 @@ export function createInside(onPick) {
         `z = Σ wᵢxᵢ + b: each pixel adds its weight times its ink. Red pixels push z up, blue pull it down; ` +
         `blank paper adds nothing. Here the pixels add ${fmt(total, 2)} and the bias ${fmt(p.bias, 2)}: ${zs}.`;
     } else {
-      $("why-weights-caption").textContent = "its effective weights ∂z/∂x";
+      $("why-weights-caption").textContent = "its effective weights";
       text =
-        `This neuron sees your pixels only through the layers before it, so each pixel's push is ` +
-        `gradient × input, xᵢ ∂z/∂xᵢ: how fast z changes with that pixel's ink, times the ink (a first-order ` +
-        `estimate, summing to ${fmt(total, 2)}). Red pushes z up, blue down. ${zs}.`;
+        `This neuron sees your pixels only through the layers before it. To share out its z among them, your ` +
+        `drawing fades in from blank paper and each pixel is credited with its ink times how strongly z ` +
+        `responded to it along the way (integrated gradients; those average responses are the effective ` +
+        `weights on the right). Red pushes z up, blue down. The pushes add up to ${fmt(total, 2)}: ` +
+        `from z = ${fmt(p.z_blank, 2)} on blank paper to ${zs}.`;
     }
+    if (p.layer === out && p.neuron === result.digit) text += " It is the network's answer.";
     $("why-text").textContent = text;
     push.title = text;
-    if (p.layer === out) {
-      $("why-text").textContent += p.neuron === result.digit ? " It is the network's answer." : "";
-    }
   }
 
   function clear() {

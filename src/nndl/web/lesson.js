@@ -14,12 +14,25 @@ export function showLesson(lesson) {
     `One step of gradient descent towards “${lesson.label}” with η = ${lesson.eta}. ` +
     `The cost on this drawing, ½‖y − a‖², went ${better} from ${fmt(lesson.cost_before, 4)} to ` +
     `${fmt(lesson.cost_after, 4)}; the network's score for ${lesson.label} went from ` +
-    `${lesson.before[lesson.label].toFixed(3)} to ${lesson.after[lesson.label].toFixed(3)}.`;
+    `${lesson.before[lesson.label].toFixed(3)} to ${lesson.after[lesson.label].toFixed(3)}.` +
+    saturated(lesson);
   showBeforeAfter(lesson);
   const deltas = lesson.deltas;
   signedRows($("delta-out"), deltas[deltas.length - 1], { digits: 4, highlight: lesson.label });
   showHiddenDeltas(deltas.slice(0, -1));
   showChanges(lesson, deltas[0]);
+}
+
+// When the output for the meant digit sits near 0, the sigmoid there is
+// nearly flat, so its error delta -- and the step -- are tiny.
+function saturated(lesson) {
+  const a = lesson.before[lesson.label];
+  if (lesson.after[lesson.label] - a > 0.01 || a > 0.5) return "";
+  return (
+    ` That is a small move: the output for ${lesson.label} was near 0, where the sigmoid is nearly flat ` +
+    `(σ′(z) = a(1 − a) = ${fmt(a * (1 - a), 3)}), so its error δ and the step are tiny. The quadratic cost ` +
+    `learns slowly when a sigmoid output is badly wrong. Teach it again, or raise η.`
+  );
 }
 
 function showBeforeAfter(lesson) {
@@ -68,7 +81,7 @@ function showChanges(lesson, delta) {
     const tile = el("figure", "tile");
     const canvas = tinyCanvas();
     paintSigned(canvas, change[j], scale);
-    tile.append(canvas, el("figcaption", "", `#${j} · δ ${fmt(delta[j], 4)}`));
+    tile.append(canvas, el("figcaption", "", `#${j}`), el("figcaption", "", `δ ${fmt(delta[j], 4)}`));
     tile.title = `hidden neuron ${j}: δ = ${fmt(delta[j], 5)}; its weights moved by −η δ x`;
     box.appendChild(tile);
   }

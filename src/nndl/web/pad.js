@@ -1,5 +1,5 @@
 // The drawing pad: strokes of a round pen on a canvas.  `onChange` hears
-// about every change; the pad hands out its picture as a PNG.
+// as a stroke moves and when it ends; the pad hands out its picture as a PNG.
 
 // The pen is about as thick, relative to the digit, as MNIST's strokes.
 const PEN = 20;
@@ -41,8 +41,7 @@ export function createPad(canvas, onChange) {
     }
     drawing = true;
     last = point(event);
-    line(last, last);
-    onChange();
+    line(last, last); // a dot, sent with the stroke's first move or its end
   });
 
   canvas.addEventListener("pointermove", (event) => {
