@@ -25,10 +25,19 @@ let pick = null; // the neuron the user picked: {layer, neuron}, or null for the
 let meant = null; // the digit the user says they meant
 let version = -1; // the version of the network whose weights are drawn
 
+let waiting = []; // callers of settled(), until the answer matches the drawing
+
 const pad = createPad($("pad"), () => {
   dirty = true;
+  document.body.dataset.answer = "pending";
   send();
 });
+
+// Resolves once the answer shown is the answer to the drawing on the pad
+// (the page's <body data-answer> says "current" then, "pending" before).
+function settled() {
+  return dirty || inFlight ? new Promise((resolve) => waiting.push(resolve)) : Promise.resolve();
+}
 const scores = scoreBars($("scores"));
 const inside = createInside((layer, neuron) => {
   const same = pick && pick.layer === layer && pick.neuron === neuron;
@@ -51,20 +60,32 @@ async function send() {
 function ask() {
   if (!body || inFlight) return;
   inFlight = true;
+  document.body.dataset.answer = "pending";
   look();
 }
 
+let generation = 0; // counts clears: an answer to a drawing since cleared is dropped
+
 async function look() {
+  const asked = generation;
   try {
     const query = pick ? `?layer=${pick.layer}&neuron=${pick.neuron}` : "";
     const answer = await call(`api/inside${query}`, { method: "POST", body });
     if (answer.version !== version) await loadNetwork();
-    show(answer);
+    if (asked === generation) show(answer);
   } catch (e) {
-    showError(e.message);
+    if (asked === generation) {
+      result = null; // nothing to teach or save until the drawing can be read
+      enableActions();
+      showError(e.message);
+    }
   } finally {
     inFlight = false;
     if (dirty) send();
+    else {
+      document.body.dataset.answer = "current";
+      waiting.splice(0).forEach((resolve) => resolve());
+    }
   }
 }
 
@@ -132,6 +153,8 @@ function say(message) {
 
 $("teach").addEventListener("click", async () => {
   const eta = Number($("eta").value);
+  await settled();
+  if (result === null) return;
   try {
     const lesson = await call("api/teach", { method: "POST", json: { input: result.input, label: meant, eta } });
     $("lesson-body").hidden = false;
@@ -171,6 +194,8 @@ function afterChange(state) {
 
 $("save").addEventListener("click", async () => {
   const label = meant;
+  await settled();
+  if (result === null) return;
   const set = await setCommand("api/set", { input: result.input, label });
   if (set) say(`Saved as a ${label}: drawing ${set.total} of your set.`);
 });
@@ -200,6 +225,7 @@ async function setCommand(path, json) {
 // -- starting over ------------------------------------------------------------------
 
 function clear() {
+  generation++;
   pad.clear();
   dirty = false;
   body = null;
