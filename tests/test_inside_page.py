@@ -151,7 +151,7 @@ def test_save_three_drawings_and_read_the_set(page, folder):
     accuracy = page.locator("#set-accuracy td").all_inner_texts()
     assert right[0] == "1" and right[1] == "1" and right[7] == "1" and right[10] == "3"  # it reads all three
     assert accuracy[0] == accuracy[1] == accuracy[7] == accuracy[10] == "100 %" and accuracy[2] == "–"
-    assert page.locator("#gallery .sample figcaption.meant").all_inner_texts() == ["0", "7", "1"]  # newest first
+    assert page.locator("#gallery .sample figcaption.label").all_inner_texts() == ["0", "7", "1"]  # newest first
     assert read_idx(folder / LABELS).tolist() == [1, 7, 0]
 
 

@@ -54,7 +54,7 @@ export function createSetView({ onDelete, onPage }) {
       const card = el("figure", s.read === s.label ? "sample" : "sample wrong");
       const canvas = tinyCanvas();
       paintGrey(canvas, s.image);
-      const meant = el("figcaption", "meant", s.label);
+      const meant = el("figcaption", "label", s.label);
       const read = el("figcaption", "read", s.read === s.label ? "read right" : `read as ${s.read}`);
       const remove = el("button", "remove", "×");
       remove.type = "button";
