@@ -450,8 +450,9 @@ def add_serve(sub) -> None:
     p = sub.add_parser(
         "serve",
         help="a web page to draw digits for the network to read",
-        description="Serve a page where you draw a digit and watch the network's ten scores, "
-        "and the JSON API behind it (POST /api/predict with an image file as the body).",
+        description="Serve a page where you draw a digit and watch the network's ten scores, look inside the "
+        "network, teach it the digit you meant and keep your own handwriting set, and the JSON API behind it "
+        "(POST /api/predict with an image file as the body).",
     )
     p.add_argument("--model", metavar="MODEL.npz", help="model file (default: the default model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
