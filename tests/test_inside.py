@@ -176,3 +176,14 @@ def test_bad_etas_are_refused_and_nothing_changes(digits, eta):
     with pytest.raises(ConfigError, match="eta must be a number above 0 and at most 100"):
         lessons.teach(digits[0], 1, eta)
     assert lessons.can_undo == 0 and all(np.array_equal(a, b) for a, b in zip(net.weights, weights))
+
+
+def test_undo_copies_are_bounded_in_memory(monkeypatch):
+    from nndl import inside
+
+    net = deep()
+    size = sum(p.nbytes for p in net.weights + net.biases)
+    monkeypatch.setattr(inside, "MAX_UNDO_BYTES", 3 * size)
+    assert Lessons(net).max_undo == 3
+    monkeypatch.setattr(inside, "MAX_UNDO_BYTES", size // 2)
+    assert Lessons(net).max_undo == 1  # always at least the last step

@@ -393,3 +393,14 @@ def test_the_page_modules_are_served_as_javascript(server):
     for name in ("app.js", "api.js", "pad.js", "bars.js", "colours.js", "inside.js", "lesson.js", "handwriting.js"):
         status, headers, body = fetch(server, f"/static/{name}")
         assert status == 200 and "javascript" in headers["content-type"] and len(body) > 300, name
+
+
+def test_a_model_that_does_not_read_digits_is_refused_in_one_line(tmp_path, sample):
+    path = Network([784, 5, 3], seed=0).save(tmp_path / "three.npz")
+    with running(path, dataset=tmp_path / "set") as base:
+        for path_, body in (("/api/teach", {"input": GOOD, "label": 1}), ("/api/set", None)):
+            status, answer = call(base, path_, body)
+            assert status == 400
+            assert answer["error"] == "the model reads 784 pixels into 3 classes; digits need 784 into 10"
+        status, answer = post(base, encode(draw(1)), "/api/inside")
+        assert status == 400 and "digits need 784 into 10" in answer["error"]

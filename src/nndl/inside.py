@@ -40,6 +40,8 @@ ETA = 3.0
 MAX_ETA = 100.0
 #: Steps that can be undone; older ones are forgotten.
 MAX_UNDO = 50
+#: The most memory the copies kept for undo may take (fewer steps for a big network).
+MAX_UNDO_BYTES = 2**28
 #: Points on the path from blank paper to the drawing where :func:`contributions` takes the gradient.
 STEPS = 64
 
@@ -191,13 +193,15 @@ class Lessons:
     copy).  :meth:`teach` applies the book's ``update_mini_batch`` to a
     mini-batch of one example; :meth:`undo` puts back the parameters from
     before the last step, bit for bit.  At most ``max_undo`` steps are
-    remembered.  Steps and undos are serialised by a lock, so a server's
-    threads may share one :class:`Lessons`.
+    remembered, and no more than :data:`MAX_UNDO_BYTES` of copies.  Steps
+    and undos are serialised by a lock, so a server's threads may share one
+    :class:`Lessons`.
     """
 
     def __init__(self, net: Network, max_undo: int = MAX_UNDO) -> None:
         self.net = net
-        self.max_undo = max_undo
+        size = sum(p.nbytes for p in net.weights + net.biases)
+        self.max_undo = max(1, min(max_undo, MAX_UNDO_BYTES // size))
         self.steps = 0  # steps taken and not undone
         self.version = 0  # changes with every step and undo
         self._saved: list[tuple[list[np.ndarray], list[np.ndarray]]] = []

@@ -95,6 +95,14 @@ def inside_routes(
     from starlette.routing import Route
 
     lessons = Lessons(net)
+    digits = net.sizes[0] == 28 * 28 and net.sizes[-1] == 10
+
+    def check_digits() -> None:
+        if not digits:
+            raise HTTPException(
+                400, f"the model reads {net.sizes[0]} pixels into {net.sizes[-1]} classes; digits need 784 into 10"
+            )
+
     hand_set = HandwritingSet(default_folder() if dataset is None else dataset)
     save_to = None if save_to is None else Path(save_to)
     settings = dict(getattr(net, "settings", {}) or {})
@@ -180,6 +188,7 @@ def inside_routes(
         return JSONResponse(await anyio.to_thread.run_sync(answer))
 
     async def api_inside(request: Request) -> JSONResponse:
+        check_digits()
         layer = query_int(request, "layer", -1)
         neuron = query_int(request, "neuron", -1)
         digit = await read_digit(request)
@@ -221,6 +230,7 @@ def inside_routes(
     # -- teaching -------------------------------------------------------------
 
     async def api_teach(request: Request) -> JSONResponse:
+        check_digits()
         body = await read_json(request)
         digit = field(body, "input", digit_input)
         label = field(body, "label", lambda v: check_label(v, net.sizes[-1]))
@@ -316,6 +326,7 @@ def inside_routes(
         }
 
     async def run_on_set(work: Callable[[], object], offset: int = 0) -> JSONResponse:
+        check_digits()
         try:
             samples = await anyio.to_thread.run_sync(work)
             return JSONResponse(await anyio.to_thread.run_sync(set_answer, samples, offset))
