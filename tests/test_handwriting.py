@@ -155,6 +155,7 @@ def test_a_writer_killed_at_any_point_leaves_the_old_set_or_the_new(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == [IMAGES, LABELS]
 
 
+@pytest.mark.slow
 def test_a_killed_server_never_leaves_a_damaged_set(tmp_path):
     """A real process saving drawings as fast as it can, killed with SIGKILL
     several times: each time the set reads whole, every drawing with its own

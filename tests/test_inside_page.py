@@ -16,10 +16,14 @@ from nndl.cli import main
 from nndl.data import load, read_idx
 from nndl.handwriting import IMAGES, LABELS
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="needs Chromium (apt-get install chromium); CI installs it",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+        reason="needs Chromium (apt-get install chromium); CI installs it",
+    ),
+]
 
 ONE = [(0.52, 0.18), (0.5, 0.5), (0.48, 0.82)]
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
