@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,7 +35,7 @@ def call(base: str, path: str, body=None, method: str | None = None) -> tuple[in
 
 
 def digest(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def params(net: Network) -> list[np.ndarray]:
@@ -48,12 +50,9 @@ def downloaded(base: str) -> Network:
 
 
 def load_bytes(data: bytes) -> Network:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "net.npz")
-        with open(path, "wb") as f:
-            f.write(data)
+        path = Path(tmp) / "net.npz"
+        path.write_bytes(data)
         return Network.load(path)
 
 
