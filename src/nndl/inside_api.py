@@ -251,9 +251,9 @@ def inside_routes(
                     "after": rounded(lesson.after, 6),
                     "cost_before": lesson.cost_before,
                     "cost_after": lesson.cost_after,
-                    "deltas": [rounded(d, 7) for d in lesson.deltas],
+                    "deltas": [d.tolist() for d in lesson.deltas],
                     "first_layer_change": rounded(lesson.weight_changes[0], 6),
-                    "bias_changes": [rounded(b, 7) for b in lesson.bias_changes],
+                    "bias_changes": [b.tolist() for b in lesson.bias_changes],
                     "saved_to": saved,
                     **network_state(),
                 }

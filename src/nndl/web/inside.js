@@ -160,7 +160,7 @@ export function createInside(onPick) {
       t.tile.classList.remove("active", "picked");
     });
     deeperBox.replaceChildren();
-    outputsBox.replaceChildren();
+    outputsBox.replaceChildren(el("p", "caption small", "Draw a digit to see each output neuron's z and a."));
     $("why-title").textContent = "Why?";
     $("why-text").textContent = "Draw a digit to see which of its pixels push each neuron.";
     for (const id of ["why-push", "why-weights"]) {
