@@ -82,6 +82,16 @@ def test_input_gradient_matches_finite_differences(digits, layer, neuron):
         assert grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-8)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layer, neuron", [(2, 3), (3, 1), (3, 8)])
+def test_effective_weights_are_the_mean_gradient_along_the_path(digits, dtype, layer, neuron):
+    net = deep(dtype)
+    x = column(digits[5], np.float64)
+    t = (np.arange(16) + 0.5) / 16
+    mean = input_gradients(net, x * t, layer, neuron).mean(axis=1)
+    np.testing.assert_allclose(effective_weights(net, digits[5], layer, neuron, steps=16), mean, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("layer, neuron", [(2, 3), (3, 1), (3, 8)])
 def test_deeper_pushes_add_up_to_the_change_from_blank_paper(digits, layer, neuron):
     """Integrated gradients: the pushes sum to z(drawing) - z(blank paper),

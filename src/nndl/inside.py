@@ -117,13 +117,24 @@ def effective_weights(net: Network, digit: np.ndarray, layer: int, neuron: int, 
     ``digit`` on average while the drawing fades in from blank paper: the
     mean of ``dz/dx`` at ``t x`` for ``t`` from 0 to 1 (midpoints of
     ``steps`` equal parts).  In the first hidden layer these are the
-    neuron's own weights ``w_j``.  Returns ``(784,)``."""
+    neuron's own weights ``w_j``.  Returns ``(784,)``.
+
+    The same as ``input_gradients(net, t x, ...).mean(axis=1)``, computed
+    without a 784-row matrix per step: along the path the first layer's
+    weighted inputs are ``t (w^1 x) + b^1``, and the mean of
+    ``(w^1)^T m_t`` is ``(w^1)^T`` times the mean of ``m_t``."""
+    check_neuron(net, layer, neuron)
+    w1 = net.weights[0].astype(np.float64)
     if layer == 1:  # z is linear in x: the gradient is w_j all along
-        check_neuron(net, layer, neuron)
-        return net.weights[0][neuron].astype(np.float64)
-    x = column(digit, np.float64)
+        return w1[neuron]
     t = (np.arange(steps) + 0.5) / steps
-    return input_gradients(net, x * t, layer, neuron).mean(axis=1)
+    zs = [(w1 @ column(digit, np.float64)) * t + net.biases[0]]
+    for b, w in zip(net.biases[1 : layer - 1], net.weights[1 : layer - 1]):
+        zs.append(w @ sigmoid(zs[-1]) + b)
+    g = np.repeat(net.weights[layer - 1][neuron].astype(np.float64)[:, None], steps, axis=1)
+    for k in range(layer - 1, 1, -1):  # from layer l - 1 down to the second
+        g = net.weights[k - 1].T @ (g * sigmoid_prime(zs[k - 1]))
+    return w1.T @ (g * sigmoid_prime(zs[0])).mean(axis=1)
 
 
 def contributions(net: Network, digit: np.ndarray, layer: int, neuron: int, steps: int = STEPS) -> np.ndarray:

@@ -53,7 +53,7 @@ from .inside import (
     check_eta,
     check_label,
     check_neuron,
-    contributions,
+    column,
     effective_weights,
     look,
 )
@@ -200,7 +200,8 @@ def inside_routes(
                 best = int(np.argmax(seen.scores))
                 pick_layer, pick_neuron = (net.num_layers - 1, best) if layer < 0 else (layer, neuron)
                 check_neuron(net, pick_layer, pick_neuron)
-                push = contributions(net, digit, pick_layer, pick_neuron)
+                weights = effective_weights(net, digit, pick_layer, pick_neuron)
+                push = column(digit, np.float64)[:, 0] * weights  # contributions(), the weights computed once
                 exact = pick_layer == 1  # w x is exact; deeper, integrated gradients
                 return {
                     "digit": best,
@@ -217,7 +218,7 @@ def inside_routes(
                         "exact": exact,
                         "contributions": rounded(push, 6),
                         # the first layer's are its weights, in /api/network
-                        "weights": None if exact else rounded(effective_weights(net, digit, pick_layer, pick_neuron)),
+                        "weights": None if exact else rounded(weights),
                     },
                     **network_state(),
                 }
