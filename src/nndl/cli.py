@@ -464,22 +464,29 @@ def add_serve(sub) -> None:
     p = sub.add_parser(
         "serve",
         help="a web page to draw digits for the network to read",
-        description="Serve a page where you draw a digit and watch the network's ten scores, "
-        "and the JSON API behind it (POST /api/predict with an image file as the body).",
+        description="Serve a page where you draw a digit and watch the network's ten scores, look inside the "
+        "network, teach it the digit you meant and keep your own handwriting set, and the JSON API behind it "
+        "(POST /api/predict with an image file as the body).",
     )
     p.add_argument("--model", metavar="MODEL.npz", help="model file (default: the default model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    p.add_argument(
+        "--dataset", metavar="DIR", help="folder of your handwriting set (default: handwriting in your data folder)"
+    )
+    p.add_argument("--save-to", metavar="NEW.npz", help="write the network taught on the page to this new file")
     p.set_defaults(run=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from .inside_api import check_save_to
     from .predict import load_model
     from .server import check_installed, serve
 
     check_installed()
+    save_to = None if args.save_to is None else check_save_to(args.save_to)
     net = load_model(args.model, say=_say)
-    serve(net, args.host, args.port, say=_say)
+    serve(net, args.host, args.port, say=_say, dataset=args.dataset, save_to=save_to)
     return 0
 
 

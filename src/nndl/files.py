@@ -139,13 +139,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
         if isinstance(e, OSError):  # a full disk, a folder in the way ...
             raise DataError(f"cannot write {path}: {e.strerror or e}") from None
         raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
+    sync_folder(folder)  # make the rename itself durable
+    return path
+
+
+def sync_folder(folder: str | os.PathLike) -> None:
+    """Flush ``folder``'s entries (renames, new files) to disk, where the
+    system allows it."""
+    with contextlib.suppress(OSError):
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    return path
 
 
 def _mode(path: Path) -> int:

@@ -58,8 +58,12 @@ def check_installed() -> None:
         require(module, "nndl serve", "web")
 
 
-def create_app(net: Network, *, max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT):
-    """The Starlette application serving the page and ``/api/predict`` for ``net``."""
+def create_app(
+    net: Network, *, max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT, dataset=None, save_to=None
+):
+    """The Starlette application serving the page and ``/api/predict`` for
+    ``net``, with the routes of :mod:`nndl.inside_api` (``dataset``: the
+    handwriting set's folder; ``save_to``: where the taught network goes)."""
     check_installed()
     import anyio
     from starlette.applications import Starlette
@@ -70,6 +74,7 @@ def create_app(net: Network, *, max_body: int = MAX_BODY, body_timeout: float = 
     from starlette.staticfiles import StaticFiles
 
     from .images import load_digit
+    from .inside_api import inside_routes
     from .predict import predict_digits
 
     web = files("nndl") / "web"
@@ -98,17 +103,21 @@ def create_app(net: Network, *, max_body: int = MAX_BODY, body_timeout: float = 
             raise HTTPException(408, late, headers={"Connection": "close"})
         return b"".join(chunks)
 
-    async def api_predict(request: Request) -> JSONResponse:
+    async def read_digit(request: Request):
+        """The 28 x 28 input made from the image in the body, or an HTTPException."""
         try:
             body = await read_body(request)
         except ClientDisconnect:  # nobody is left to answer
-            return error(400, "the client went away before sending the whole body")
+            raise HTTPException(400, "the client went away before sending the whole body") from None
         if not body:
-            return error(400, "the request body is empty: send an image file's bytes (e.g. a PNG) as the body")
+            raise HTTPException(400, "the request body is empty: send an image file's bytes (e.g. a PNG) as the body")
         try:
-            digit = await anyio.to_thread.run_sync(load_digit, body, "the request body", limiter=decoders)
+            return await anyio.to_thread.run_sync(load_digit, body, "the request body", limiter=decoders)
         except DataError as e:
-            return error(400, str(e))
+            raise HTTPException(400, str(e)) from None
+
+    async def api_predict(request: Request) -> JSONResponse:
+        digit = await read_digit(request)
         (p,) = predict_digits(net, digit[None])
         return JSONResponse({**p.to_dict(), "input": p.input.tolist()})
 
@@ -127,6 +136,7 @@ def create_app(net: Network, *, max_body: int = MAX_BODY, body_timeout: float = 
         routes=[
             Route("/", index),
             Route("/api/predict", api_predict, methods=["POST"]),
+            *inside_routes(net, read_digit, dataset=dataset, save_to=save_to),
             Mount("/static", StaticFiles(directory=str(web)), name="static"),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
@@ -269,11 +279,14 @@ def guarded_protocol(max_connections: int, request_timeout: float):
     return GuardedProtocol
 
 
-def serve(net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable[[str], None] | None = None) -> None:
-    """Serve the page and the API for ``net`` until interrupted."""
+def serve(
+    net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable[[str], None] | None = None, **app_options
+) -> None:
+    """Serve the page and the API for ``net`` until interrupted
+    (``app_options`` go to :func:`create_app`)."""
     say = say or print
     sock = listen(host, port)
-    server = make_server(net, sock)
+    server = make_server(net, sock, **app_options)
     say(f"Draw a digit at {url(sock)} (Ctrl-C stops the server)")
     if not ipaddress.ip_address(sock.getsockname()[0]).is_loopback:
         say("Note: this address is reachable from other machines, not only this one")
