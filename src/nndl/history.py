@@ -77,7 +77,7 @@ class History:
         """The history :meth:`to_dict` wrote, every field checked
         (:func:`epoch_record`), so a damaged one is a :class:`DataError`."""
         if not isinstance(d, dict) or not isinstance(d.get("epochs"), list):
-            raise DataError(f"{where} is not an nndl history: expected an object with a list 'epochs'")
+            raise DataError(f"{where} is not an nndl history file: expected an object with a list 'epochs'")
         settings = d.get("settings", {})
         if not isinstance(settings, dict):
             raise DataError(f"{where}: 'settings' must be an object")

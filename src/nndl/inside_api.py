@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, DataError, NNDLError
-from .files import check_folder
+from .files import check_output
 from .handwriting import MAX_SAMPLES, HandwritingSet, SetChanged, SetFull, accuracy_by_digit, default_folder
 from .inside import (
     ETA,
@@ -72,7 +72,7 @@ def check_save_to(path: str | os.PathLike) -> Path:
     path = Path(path).expanduser()
     if os.path.lexists(path):
         raise ConfigError(f"--save-to {path} already exists: give the name of a new file for the taught network")
-    check_folder(path)
+    check_output(path)
     return path
 
 
