@@ -4,7 +4,7 @@ A checkpoint is an ``.npz`` file (read without pickle, like a model file)
 holding everything the run depends on:
 
 * the network's ``sizes``, ``weights_<l>`` and ``biases_<l>``;
-* the run's ``settings`` (a :class:`~nndl.train.TrainConfig`, as JSON);
+* the run's ``settings`` (a :class:`~nndl.config.TrainConfig`, as JSON);
 * the ``epoch`` reached and, for an epoch cut short, its shuffled ``order``
   and the next mini-batch ``batch``;
 * the ``history`` of the epochs finished (JSON);
@@ -128,7 +128,7 @@ class Checkpointer:
     Inside a ``with`` block (in the main thread) SIGINT and SIGTERM no longer
     kill the run: they set a flag that :meth:`stop` reports, SGD stops at the
     next check (within :data:`~nndl.loop.BATCHES_PER_UPDATE`
-    mini-batches) with :class:`~nndl.network.Interrupted`, and on the way out
+    mini-batches) with :class:`~nndl.loop.Interrupted`, and on the way out
     the checkpoint is written and the exception says where.  A second signal
     stops at once, with the last checkpoint written still whole.
     """

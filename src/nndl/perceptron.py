@@ -19,7 +19,7 @@ from .errors import ConfigError
 
 class Perceptron:
     """A perceptron with ``weights`` and ``bias``: outputs 1 when
-    ``w . x + b > 0`` and 0 otherwise.
+    ``w·x + b > 0`` and 0 otherwise.
 
     (The notes this package follows print the inequality the other way
     round -- 0 when ``w . x + b > 0`` -- which is a slip: with the book's NAND

@@ -2,7 +2,7 @@
 neurons look for, and what the network gets wrong.
 
 Every function takes nndl's own objects -- image arrays and labels, a
-:class:`~nndl.network.History`, a :class:`~nndl.network.Network` with a
+:class:`~nndl.history.History`, a :class:`~nndl.network.Network` with a
 :class:`~nndl.data.Split` -- and returns a matplotlib ``Figure``.  The
 figures are made without pyplot, so nothing here needs a display or touches
 matplotlib's global state: in a notebook a returned figure shows itself

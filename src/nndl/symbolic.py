@@ -174,7 +174,7 @@ def compile_sgd(mlp: MLP, eta: float = 6.0) -> CompiledMLP:
     The step is :func:`gradient_updates` on :meth:`MLP.squared_error` with
     learning rate ``eta / (2m)`` for a mini-batch of ``m`` columns: the
     notes' ``3/10`` for ``eta = 6`` and ``m = 10``, and the same step as
-    :meth:`nndl.Network.update_mini_batch` with that ``eta``.  Mini-batches of
+    :meth:`nndl.network.Network.update_mini_batch` with that ``eta``.  Mini-batches of
     any size share one compiled function.
     """
     dtype = mlp.params[0].dtype

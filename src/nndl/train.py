@@ -55,7 +55,7 @@ def train(
     With a ``checkpoint`` path (which must not exist yet: an earlier run's
     checkpoint is never overwritten) the run is saved there after every
     epoch; SIGINT or SIGTERM then stop it after the current few mini-batches,
-    save it, and raise :class:`~nndl.network.Interrupted`.  :func:`resume`
+    save it, and raise :class:`~nndl.loop.Interrupted`.  :func:`resume`
     goes on from the checkpoint.  ``pace`` is passed to
     :meth:`Network.SGD <nndl.network.Network.SGD>`: it is asked before each
     group of mini-batches how many to run (see :func:`nndl.loop.train_epoch`).

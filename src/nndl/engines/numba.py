@@ -181,7 +181,7 @@ def _aligned_zeros(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
 
 class SparseEngine:
     """Runs ranges of mini-batches of a ``[n_in, H, n_out]`` network on
-    ``uint8`` images with :func:`_train_sparse`.
+    ``uint8`` images with ``_train_sparse``.
 
     The kernel works on padded copies of the parameters (``w^1`` transposed);
     each call copies the network's arrays in and the trained values back
