@@ -10,12 +10,16 @@ with warnings as errors::
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
-sys.path.insert(0, str(ROOT / "src"))  # the nndl beside these docs, installed or not
+# The nndl beside these docs, installed or not, for the API reference and for
+# the kernel that runs the chapter's notebook.
+sys.path.insert(0, str(ROOT / "src"))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
 
 import nndl  # noqa: E402
 
@@ -57,7 +61,10 @@ nitpick_ignore_regex = [
 
 # -- API reference -----------------------------------------------------------
 
-autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True,
+autodoc_default_options = {
+    "members": True,
+    "undoc-members": True,
+    "show-inheritance": True,
     # each object once, where it is defined, though a module's __all__ re-exports it
     "ignore-module-all": True,
 }

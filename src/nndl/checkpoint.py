@@ -30,6 +30,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from . import modelfile
 from .config import TrainConfig
 from .data import Dataset
 from .errors import DataError, NNDLError
-from .files import check_folder, open_npz, write_npz
+from .files import NpzReader, check_folder, open_npz, write_npz
 from .history import EpochResult, History, epoch_record
 from .loop import Interrupted, Position
 from .network import Network
@@ -64,7 +66,7 @@ def fingerprint(data: Dataset) -> str:
     for split in (data.train, data.validation, data.test):
         for a in (split.images, split.labels):
             h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+            h.update(np.ascontiguousarray(a).data.cast("B"))
     return h.hexdigest()
 
 
@@ -141,7 +143,7 @@ class Checkpointer:
         self.network, self.config, self.history = network, config, history
         self.fingerprint = fingerprint(data)
         self.signum: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def save(self, position: Position) -> Path:
         """Write the run, as it stands at ``position``, to the checkpoint."""
@@ -162,7 +164,7 @@ class Checkpointer:
 
         return saved_then
 
-    def _handle(self, signum: int, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:  # asked twice: stop now
             raise KeyboardInterrupt
         self.signum = signum
@@ -173,7 +175,9 @@ class Checkpointer:
                 self._previous[s] = signal.signal(s, self._handle)
         return self
 
-    def __exit__(self, kind, error, traceback) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
         self._previous.clear()
@@ -187,7 +191,7 @@ class Checkpointer:
 # -- checking what a checkpoint holds ----------------------------------------
 
 
-def _integer(npz, key: str, low: int, high: int) -> int:
+def _integer(npz: NpzReader, key: str, low: int, high: int) -> int:
     if key not in npz:
         raise DataError(f"{npz.path} has no {key!r}")
     a = npz.read(key, limit=8)
@@ -214,7 +218,7 @@ def _history(records: object, epochs: int, path: object) -> History:
     return history
 
 
-def _generator(state, path) -> np.random.Generator:
+def _generator(state: Any, path: object) -> np.random.Generator:
     """A generator in the saved state (NumPy's default bit generator, PCG64)."""
     if not (isinstance(state, dict) and state.get("bit_generator") == "PCG64"):
         raise DataError(f"{path}: its random generator state is not a PCG64 state")

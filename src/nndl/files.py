@@ -31,7 +31,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -45,7 +45,7 @@ MAX_MEMBERS = 10_000
 MAX_TEXT = 2**26
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(f)`` on a temporary file, then rename it to ``path``.
 
     The temporary file lives in the same folder so the final ``os.replace`` is
@@ -117,7 +117,7 @@ def open_stream(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         raw.seek(0)
         try:
             with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield unzipped
+                yield cast(IO[bytes], unzipped)
         except (OSError, EOFError, zlib.error) as e:
             raise DataError(f"{path} is not a readable gzip file ({one_line(e)})") from None
 
@@ -155,7 +155,7 @@ def read_capped(f: IO[bytes], limit: int, name: str | os.PathLike, exact: bool =
 def write_npz(path: str | os.PathLike, kind: str, version: int, arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` to an ``.npz`` file tagged as ``kind`` (e.g.
     ``"nndl-model"``) of format ``version``, atomically."""
-    tagged = {"format": np.array(kind), "format_version": np.array(version), **arrays}
+    tagged: dict[str, Any] = {"format": np.array(kind), "format_version": np.array(version), **arrays}
     return atomic_write(path, lambda f: np.savez(f, **tagged))
 
 
@@ -289,7 +289,7 @@ class NpzReader:
             raise DataError(f"{self.path}: {key} must be a text, got {a.dtype} {a.shape}")
         return str(a)
 
-    def json(self, key: str, limit: int = MAX_TEXT):
+    def json(self, key: str, limit: int = MAX_TEXT) -> Any:
         """The JSON value stored as the text ``key``."""
         try:
             return json.loads(self.text(key, limit))

@@ -22,9 +22,14 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from importlib.resources import files
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DataError, require
 from .network import Network
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
 
 #: The largest request body (bytes) the API reads.
 MAX_BODY = 4 * 2**20
@@ -41,7 +46,7 @@ def check_installed() -> None:
         require(module, "nndl serve", "web")
 
 
-def create_app(net: Network, *, max_body: int = MAX_BODY):
+def create_app(net: Network, *, max_body: int = MAX_BODY) -> Starlette:
     """The Starlette application serving the page and ``/api/predict`` for ``net``."""
     check_installed()
     import anyio
@@ -105,7 +110,7 @@ def create_app(net: Network, *, max_body: int = MAX_BODY):
             Route("/api/predict", api_predict, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(web)), name="static"),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error},  # type: ignore[dict-item]  # Starlette's types want (Request, Exception)
     )
 
 
@@ -133,7 +138,7 @@ def url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def make_server(net: Network, sock: socket.socket, **app_options):
+def make_server(net: Network, sock: socket.socket, **app_options: Any) -> uvicorn.Server:
     """A uvicorn server for :func:`create_app` (``net``), to be run on ``sock``
     with ``server.run(sockets=[sock])``; set ``server.should_exit`` to stop it."""
     check_installed()

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from . import checkpoint as checkpoints
 from .config import MAX_BATCH, MAX_EPOCHS, TrainConfig
@@ -89,7 +90,8 @@ def on_engine(net: Network | None, config: TrainConfig, status: Callable[[str], 
     names; a new pytensor network starts its biases at 1, as the notes do,
     and the PyTensor model is compiled now (its time goes to ``status``)."""
     if net is None:
-        net = Network(config.sizes, seed=config.seed, dtype=config.dtype, engine=config.engine, device=config.device)
+        dtype = cast(str, config.dtype)  # TrainConfig fills in the engine's default
+        net = Network(config.sizes, seed=config.seed, dtype=dtype, engine=config.engine, device=config.device)
         if config.engine == "pytensor":
             for b in net.biases:
                 b[...] = 1
@@ -179,7 +181,7 @@ def _run(
         data.train,
         config.epochs,
         config.batch_size,
-        config.eta,
+        cast(float, config.eta),  # TrainConfig fills in the engine's default
         test_data=data[config.eval],
         progress=progress,
         log=log,
@@ -219,5 +221,6 @@ def _recording(
             on_epoch(result)
 
     return record
+
 
 __all__ = ["MAX_BATCH", "MAX_EPOCHS", "TrainConfig", "on_engine", "resume", "train"]
