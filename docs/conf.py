@@ -38,6 +38,7 @@ extensions = [
     "myst_nb",
 ]
 
+smartquotes = False  # "--eta" in the command-line reference stays two hyphens
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
 suppress_warnings: list[str] = []
 
@@ -57,6 +58,7 @@ nitpick_ignore_regex = [
     # builtins and typing names as autodoc writes them in signatures
     (r"py:(class|obj|data)", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|Path|NDArray|ArrayLike|DTypeLike)"),
     (r"py:(class|obj|data)", r"(IO|BinaryIO|TextIO|Literal|Self|ClassVar|Generator|PathLike|Figure|Axes)"),
+    (r"py:(class|obj|data)", r"(SharedVariable|TensorVariable)"),  # PyTensor's, in a dataclass field
 ]
 
 # -- API reference -----------------------------------------------------------

@@ -28,8 +28,8 @@ from .errors import ConfigError, DataError, require
 from .network import Network
 
 if TYPE_CHECKING:
+    import starlette.applications
     import uvicorn
-    from starlette.applications import Starlette
 
 #: The largest request body (bytes) the API reads.
 MAX_BODY = 4 * 2**20
@@ -46,7 +46,7 @@ def check_installed() -> None:
         require(module, "nndl serve", "web")
 
 
-def create_app(net: Network, *, max_body: int = MAX_BODY) -> Starlette:
+def create_app(net: Network, *, max_body: int = MAX_BODY) -> starlette.applications.Starlette:
     """The Starlette application serving the page and ``/api/predict`` for ``net``."""
     check_installed()
     import anyio

@@ -41,7 +41,6 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,11 +50,11 @@ from .errors import ConfigError, require
 pytensor = require("pytensor", "the PyTensor engine", "pytensor")
 T = require("pytensor.tensor", "the PyTensor engine", "pytensor")
 
-if TYPE_CHECKING:
-    from pytensor.compile.sharedvalue import SharedVariable
-    from pytensor.tensor.variable import TensorVariable
+from pytensor.compile.sharedvalue import SharedVariable  # noqa: E402
+from pytensor.tensor.variable import TensorVariable  # noqa: E402
 
-    Activation = Callable[[TensorVariable], TensorVariable]
+#: An elementwise function of symbolic tensors, such as ``T.sigmoid``.
+Activation = Callable[[TensorVariable], TensorVariable]
 
 
 class Layer:
