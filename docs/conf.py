@@ -11,6 +11,7 @@ with warnings as errors::
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -95,11 +96,30 @@ def _source_read(app, docname: str, source: list[str]) -> None:
     elif docname == "guide/security":
         policy = ROOT / "SECURITY.md"
         if policy.is_file():
-            source[0] += "\n\n" + _security_include()
+            app.env.note_dependency(str(policy))  # rebuilt when the policy changes
+            source[0] += "\n\n" + _as_section(policy.read_text(encoding="utf-8"))
 
 
-def _security_include() -> str:
-    return "```{include} ../../SECURITY.md\n:heading-offset: 1\n```\n"
+def _as_section(markdown: str) -> str:
+    """A Markdown file from the repository's root as part of a page: headings
+    one level down, and links to the repository's files (which are not pages
+    here) shown as their paths."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced:
+            line = re.sub(r"^(#{1,5}) ", r"#\1 ", line)
+            line = re.sub(r"\[([^\]]+)\]\((?!https?:|mailto:)([^)#\s]*)(#[^)\s]*)?\)", _path_not_link, line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _path_not_link(match: re.Match) -> str:
+    text, path = match.group(1), match.group(2)
+    if not path:  # an anchor in the same file: its text
+        return text
+    return f"`{path}`" if text.strip("`") == path else f"{text} (`{path}`)"
 
 
 def _resolve_short_names(app, env, node, contnode):
