@@ -4,7 +4,7 @@ A checkpoint is an ``.npz`` file (read without pickle, like a model file)
 holding everything the run depends on:
 
 * the network's ``sizes``, ``weights_<l>`` and ``biases_<l>``;
-* the run's ``settings`` (a :class:`~nndl.train.TrainConfig`, as JSON);
+* the run's ``settings`` (a :class:`~nndl.config.TrainConfig`, as JSON);
 * the ``epoch`` reached and, for an epoch cut short, its shuffled ``order``
   and the next mini-batch ``batch``;
 * the ``history`` of the epochs finished (JSON);
@@ -30,6 +30,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from . import modelfile
 from .config import TrainConfig
 from .data import Dataset
 from .errors import ConfigError, DataError, NNDLError
-from .files import check_output, open_npz, write_npz
+from .files import NpzReader, check_output, open_npz, write_npz
 from .history import EpochResult, History, epoch_record
 from .loop import Interrupted, Position
 from .network import Network
@@ -64,7 +66,7 @@ def fingerprint(data: Dataset) -> str:
     for split in (data.train, data.validation, data.test):
         for a in (split.images, split.labels):
             h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+            h.update(np.ascontiguousarray(a).data.cast("B"))
     return h.hexdigest()
 
 
@@ -142,7 +144,7 @@ class Checkpointer:
     Inside a ``with`` block (in the main thread) SIGINT and SIGTERM no longer
     kill the run: they set a flag that :meth:`stop` reports, SGD stops at the
     next check (within :data:`~nndl.loop.BATCHES_PER_UPDATE`
-    mini-batches) with :class:`~nndl.network.Interrupted`, and on the way out
+    mini-batches) with :class:`~nndl.loop.Interrupted`, and on the way out
     the checkpoint is written and the exception says where.  A second signal
     stops at once, with the last checkpoint written still whole.
     """
@@ -155,7 +157,7 @@ class Checkpointer:
         self.network, self.config, self.history = network, config, history
         self.fingerprint = fingerprint(data)
         self.signum: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def save(self, position: Position) -> Path:
         """Write the run, as it stands at ``position``, to the checkpoint."""
@@ -176,7 +178,7 @@ class Checkpointer:
 
         return saved_then
 
-    def _handle(self, signum: int, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:  # asked twice: stop now, saying what that leaves
             name = signal.Signals(signum).name
             if not self.path.exists():
@@ -194,7 +196,9 @@ class Checkpointer:
                 self._previous[s] = signal.signal(s, self._handle)
         return self
 
-    def __exit__(self, kind, error, traceback) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         try:  # a second signal during the last save still says what it did
             if isinstance(error, Interrupted):
                 error.signum = self.signum
@@ -210,7 +214,7 @@ class Checkpointer:
 # -- checking what a checkpoint holds ----------------------------------------
 
 
-def _integer(npz, key: str, low: int, high: int) -> int:
+def _integer(npz: NpzReader, key: str, low: int, high: int) -> int:
     if key not in npz:
         raise DataError(f"{npz.path} has no {key!r}")
     a = npz.read(key, limit=8)
@@ -237,7 +241,7 @@ def _history(records: object, epochs: int, path: object) -> History:
     return history
 
 
-def _generator(state, path) -> np.random.Generator:
+def _generator(state: Any, path: object) -> np.random.Generator:
     """A generator in the saved state (NumPy's default bit generator, PCG64)."""
     if not (isinstance(state, dict) and state.get("bit_generator") == "PCG64"):
         raise DataError(f"{path}: its random generator state is not a PCG64 state")

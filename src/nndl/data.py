@@ -28,6 +28,7 @@ import struct
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -198,7 +199,7 @@ def _hold_out(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[Split
     )
 
 
-def _dataset(train, validation, test, name: str) -> Dataset:
+def _dataset(train: Split, validation: Split, test: Split, name: str) -> Dataset:
     data = Dataset(train, validation, test, name)
     widths = {s.images.shape[1] for s in (train, validation, test)}
     if len(widths) != 1:
@@ -285,7 +286,7 @@ class _ArraysOnly(pickle.Unpickler):
         ("_codecs", "encode"): "encode",  # how Python 3 writes bytes in protocol 2
     }
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:
             raise DataError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
         stand_in = self.ALLOWED[module, name]
@@ -301,7 +302,7 @@ class _ArraysOnly(pickle.Unpickler):
 _NDARRAY = object()  # stands for numpy.ndarray: a marker, never a callable
 
 
-def _latin1(text, encoding):
+def _latin1(text: Any, encoding: Any) -> bytes:
     if not (isinstance(text, str) and encoding == "latin1"):
         raise DataError("refusing to unpickle _codecs.encode with anything but text as latin1")
     return text.encode("latin1")
@@ -310,12 +311,12 @@ def _latin1(text, encoding):
 class _Dtype:
     """Stands for ``numpy.dtype(name, align, copy)``: a plain number type."""
 
-    def __init__(self, name, align=False, copy=True) -> None:
+    def __init__(self, name: Any, align: Any = False, copy: Any = True) -> None:
         if not (isinstance(name, str) and name in _PICKLE_DTYPES):
             raise DataError(f"refusing to unpickle dtype {str(name)[:40]!r}: only numbers are allowed")
         self.dtype = np.dtype(name)
 
-    def __setstate__(self, state) -> None:
+    def __setstate__(self, state: Any) -> None:
         # (version, byte order, subarray, names, fields, elsize, alignment, flags)
         if not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")):
             raise DataError("refusing to unpickle a malformed dtype")
@@ -334,7 +335,7 @@ class _Array:
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
 
-    def __setstate__(self, state) -> None:
+    def __setstate__(self, state: Any) -> None:
         # (version, shape, dtype, is_fortran, data); old pickles omit version
         if isinstance(state, tuple) and len(state) == 5:
             state = state[1:]
@@ -344,7 +345,7 @@ class _Array:
         self.array = _build_array(data, dtype, shape, "F" if fortran else "C", self.budget)
 
 
-def _reconstruct(cls, shape, dtype, *, budget: Budget) -> _Array:
+def _reconstruct(cls: Any, shape: Any, dtype: Any, *, budget: Budget) -> _Array:
     """Stands for NumPy's pickle hook; the array's real shape, dtype and
     data arrive afterwards through ``__setstate__``."""
     if cls is not _NDARRAY:
@@ -352,14 +353,14 @@ def _reconstruct(cls, shape, dtype, *, budget: Budget) -> _Array:
     return _Array(budget)
 
 
-def _frombuffer(buffer, dtype, shape, order, *, budget: Budget) -> _Array:
+def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any, *, budget: Budget) -> _Array:
     """Stands for NumPy's protocol-5 hook, with the data in the pickle."""
     made = _Array(budget)
     made.array = _build_array(buffer, dtype, shape, order, budget)
     return made
 
 
-def _build_array(data, dtype, shape, order, budget: Budget) -> np.ndarray:
+def _build_array(data: Any, dtype: Any, shape: Any, order: Any, budget: Budget) -> np.ndarray:
     """A plain array of ``shape`` from the bytes ``data``, which must hold it
     exactly; what it costs is taken from ``budget`` (the same bytes may be
     referred to many times in a pickle, and each array may become a copy)."""
@@ -383,7 +384,7 @@ def _build_array(data, dtype, shape, order, budget: Budget) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=dtype.dtype.newbyteorder("="))
 
 
-def _unwrap(obj, depth: int = 0):
+def _unwrap(obj: Any, depth: int = 0) -> Any:
     """The unpickled object with each stand-in replaced by its array."""
     if isinstance(obj, _Array):
         if obj.array is None:
@@ -412,13 +413,20 @@ def _load_pickle(path: Path) -> Dataset:
     ):
         raise DataError(f"{path} does not hold the book's layout: a tuple of 3 (images, labels) array pairs")
     names = ("train", "validation", "test")
-    splits = [_make_split(images, labels, f"{path} ({n})") for n, (images, labels) in zip(names, parts)]
-    return _dataset(*splits, path.name)
+    train, validation, test = (_make_split(im, labels, f"{path} ({n})") for n, (im, labels) in zip(names, parts))
+    return _dataset(train, validation, test, path.name)
 
 
 # -- IDX (MNIST's own format) ----------------------------------------------
 
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_TYPES: dict[int, np.typing.DTypeLike] = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -491,7 +499,7 @@ def vectorized_result(j: int, n: int = 10) -> np.ndarray:
     return e
 
 
-def load_data(path: str | os.PathLike | None = None):
+def load_data(path: str | os.PathLike | None = None) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """The book's ``load_data()``: ``(training_data, validation_data, test_data)``,
     each a tuple ``(images, labels)`` with float32 images ``(n, 784)`` and
     int64 labels ``(n,)`` -- the contents of ``mnist.pkl.gz``."""
@@ -499,7 +507,9 @@ def load_data(path: str | os.PathLike | None = None):
     return tuple((s.X(np.float32), s.y) for s in (data.train, data.validation, data.test))
 
 
-def load_data_wrapper(path: str | os.PathLike | None = None):
+def load_data_wrapper(
+    path: str | os.PathLike | None = None,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, int]], list[tuple[np.ndarray, int]]]:
     """The book's ``load_data_wrapper()``: three lists of ``(x, y)`` tuples.
 
     ``x`` is a ``(784, 1)`` column of pixel intensities.  In

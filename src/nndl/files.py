@@ -37,7 +37,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -105,7 +105,7 @@ class Budget:
         self.used += n
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *, exclusive: bool = False) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object], *, exclusive: bool = False) -> Path:
     """Call ``write(f)`` on a temporary file, then rename it to ``path``.
 
     The temporary file lives in the same folder so the final ``os.replace`` is
@@ -232,7 +232,7 @@ def open_stream(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         raw.seek(0)
         try:
             with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield unzipped
+                yield cast(IO[bytes], unzipped)
         except (OSError, EOFError, zlib.error) as e:
             raise DataError(f"{path} is not a readable gzip file ({one_line(e)})") from None
 
@@ -330,7 +330,7 @@ def write_npz(
     """Write ``arrays`` to an ``.npz`` file tagged as ``kind`` (e.g.
     ``"nndl-model"``) of format ``version``, atomically (and, with
     ``exclusive``, only if ``path`` does not exist: see :func:`atomic_write`)."""
-    tagged = {"format": np.array(kind), "format_version": np.array(version), **arrays}
+    tagged: dict[str, Any] = {"format": np.array(kind), "format_version": np.array(version), **arrays}
     return atomic_write(path, lambda f: np.savez(f, **tagged), exclusive=exclusive)
 
 
@@ -481,6 +481,6 @@ class NpzReader:
             raise DataError(f"{self.path}: {key} must be a text, got {a.dtype} {a.shape}")
         return str(a)
 
-    def json(self, key: str, limit: int = MAX_TEXT):
+    def json(self, key: str, limit: int = MAX_TEXT) -> Any:
         """The JSON value stored as the text ``key``, parsed by :func:`parse_json`."""
         return parse_json(self.text(key, limit), f"{self.path}: {key}", "valid JSON")

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import DataError
 from .files import atomic_write, read_json
@@ -103,7 +103,7 @@ def epoch_record(e: Any, where: str = "history") -> EpochResult:
     The one check of an epoch record, for history files and checkpoints."""
     if not isinstance(e, dict) or not _is_number(e.get("epoch"), int):
         raise DataError(f"{where}: each epoch must be an object with an integer 'epoch', got {str(e)[:80]}")
-    known = {f.name: e.get(f.name) for f in fields(EpochResult)}
+    known: dict[str, Any] = {f.name: e.get(f.name) for f in fields(EpochResult)}
     known["seconds"] = known["seconds"] or 0.0
     for name, value in known.items():
         types = (int,) if name in ("correct", "total") else (int, float)
@@ -118,7 +118,7 @@ def _is_number(value: Any, types: type | tuple[type, ...]) -> bool:
         return False
     if isinstance(value, int):
         return abs(value) < 2**63
-    return math.isfinite(value)
+    return math.isfinite(cast(float, value))
 
 
 __all__ = ["EpochResult", "History", "epoch_record"]

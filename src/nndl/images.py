@@ -37,6 +37,8 @@ import io
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +48,10 @@ from .files import atomic_write, open_regular
 #: The image formats nndl decodes (Pillow's names): raster formats Pillow
 #: decodes itself.  EPS, PDF and the rest are never tried.
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
+
+if TYPE_CHECKING:
+    import PIL.Image
+
 #: The largest image file (in bytes) nndl reads.
 MAX_FILE_BYTES = 32 * 2**20
 #: The largest image (width x height, as decoded) nndl decodes: 64 MiB as
@@ -65,12 +71,12 @@ NOISE_FLOOR = 0.2
 MIN_CONTRAST = 16
 
 
-def pillow():
+def pillow() -> ModuleType:
     """Pillow's ``PIL.Image``, or a one-line error naming the extra to install."""
     return require("PIL.Image", "reading images", "predict")
 
 
-def open_image(source: bytes | str | os.PathLike, name: str | None = None):
+def open_image(source: bytes | str | os.PathLike, name: str | None = None) -> PIL.Image.Image:
     """Decode an image file (a path, or the file's bytes) with Pillow.
 
     Only the formats in :data:`FORMATS` are tried.  The width x height is
@@ -169,7 +175,7 @@ def _one_line(e: Exception) -> str:
     return text[0] if text else type(e).__name__
 
 
-def grey(img) -> np.ndarray:
+def grey(img: PIL.Image.Image) -> np.ndarray:
     """The image as grey levels ``(height, width)`` in [0, 255], float32.
 
     Step 1.  Colour becomes luminance.  Transparent pixels are background:
@@ -205,7 +211,7 @@ def grey(img) -> np.ndarray:
     return g * alpha + background * (1.0 - alpha)
 
 
-def to_mnist(img) -> np.ndarray:
+def to_mnist(img: PIL.Image.Image) -> np.ndarray:
     """Preprocess a ``PIL.Image`` as MNIST's digits were made.
 
     Returns the 28 x 28 ``uint8`` image the network reads (as ``byte / 256``):

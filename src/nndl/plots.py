@@ -2,7 +2,7 @@
 neurons look for, and what the network gets wrong.
 
 Every function takes nndl's own objects -- image arrays and labels, a
-:class:`~nndl.network.History`, a :class:`~nndl.network.Network` with a
+:class:`~nndl.history.History`, a :class:`~nndl.network.Network` with a
 :class:`~nndl.data.Split` -- and returns a matplotlib ``Figure``.  The
 figures are made without pyplot, so nothing here needs a display or touches
 matplotlib's global state: in a notebook a returned figure shows itself
@@ -25,6 +25,7 @@ require("matplotlib", "nndl.plots", "plots")
 
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .data import Split  # noqa: E402
@@ -323,7 +324,16 @@ def _squares(images: np.ndarray, what: str = "images") -> np.ndarray:
     return images / 256 if images.dtype == np.uint8 else images.astype(np.float64)
 
 
-def _grid(images, captions, *, ncols: int, title: str | None, cmap: str, norm, caption_lines: int = 1):
+def _grid(
+    images: np.ndarray,
+    captions: Sequence[str] | None,
+    *,
+    ncols: int,
+    title: str | None,
+    cmap: str,
+    norm: Normalize | None,
+    caption_lines: int = 1,
+) -> tuple[Figure, AxesImage]:
     """``images`` in rows of ``ncols``, each captioned; returns the figure and
     the last image drawn (for a colour bar)."""
     if not (isinstance(ncols, (int, np.integer)) and 1 <= ncols <= 50):
@@ -335,7 +345,7 @@ def _grid(images, captions, *, ncols: int, title: str | None, cmap: str, norm, c
     caption = 0.0 if captions is None else 0.2 * caption_lines
     fig = _figure(max(cell * ncols, 4.5), (cell + caption) * nrows + (0.5 if title else 0))
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    image = None
+    image: AxesImage | None = None
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k < n:
@@ -344,4 +354,5 @@ def _grid(images, captions, *, ncols: int, title: str | None, cmap: str, norm, c
                 ax.set_title(captions[k], fontsize=9, pad=3)
     if title:
         fig.suptitle(title, fontsize="large")
+    assert image is not None  # n >= 1: the callers check
     return fig, image

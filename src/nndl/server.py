@@ -28,12 +28,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
 from collections.abc import Callable
 from importlib.resources import files
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DataError, require
 from .network import Network
+
+if TYPE_CHECKING:
+    import starlette.applications
+    import uvicorn
 
 #: The largest request body (bytes) the API reads.
 MAX_BODY = 4 * 2**20
@@ -59,8 +65,13 @@ def check_installed() -> None:
 
 
 def create_app(
-    net: Network, *, max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT, dataset=None, save_to=None
-):
+    net: Network,
+    *,
+    max_body: int = MAX_BODY,
+    body_timeout: float = BODY_TIMEOUT,
+    dataset: str | os.PathLike | None = None,
+    save_to: str | os.PathLike | None = None,
+) -> starlette.applications.Starlette:
     """The Starlette application serving the page and ``/api/predict`` for
     ``net``, with the routes of :mod:`nndl.inside_api` (``dataset``: the
     handwriting set's folder; ``save_to``: where the taught network goes)."""
@@ -139,7 +150,7 @@ def create_app(
             *inside_routes(net, read_digit, dataset=dataset, save_to=save_to),
             Mount("/static", StaticFiles(directory=str(web)), name="static"),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},  # type: ignore[dict-item]  # Starlette's types want (Request, Exception)
     )
 
 
@@ -174,8 +185,8 @@ def make_server(
     max_connections: int = MAX_CONNECTIONS,
     request_timeout: float = REQUEST_TIMEOUT,
     keep_alive: float = KEEP_ALIVE,
-    **app_options,
-):
+    **app_options: Any,
+) -> uvicorn.Server:
     """A uvicorn server for :func:`create_app` (``net``), to be run on ``sock``
     with ``server.run(sockets=[sock])``; set ``server.should_exit`` to stop it.
 
