@@ -37,12 +37,20 @@ def running(model_path, **app_options) -> Iterator[str]:
 
 def post(base: str, body: bytes, path: str = "/api/predict", method: str = "POST") -> tuple[int, dict]:
     """Send ``body``; return the status and the JSON answer."""
+    status, _, answer = fetch(base, path, method, body)
+    return status, json.loads(answer)
+
+
+def fetch(
+    base: str, path: str, method: str = "GET", body: bytes | None = None, content_type: str = "image/png"
+) -> tuple[int, dict, bytes]:
+    """Send a request; return the status, the headers and the body of the answer."""
     parts = urlsplit(base)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        conn.request(method, path, body=body, headers={"Content-Type": "image/png"})
+        conn.request(method, path, body=body, headers={"Content-Type": content_type})
         answer = conn.getresponse()
-        return answer.status, json.loads(answer.read())
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
     finally:
         conn.close()
 

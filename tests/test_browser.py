@@ -63,8 +63,7 @@ def stroke(page, points) -> None:
 def test_draw_a_one_and_read_the_answer(page):
     assert page.locator("#digit").inner_text() == "?"
     stroke(page, [(0.52, 0.18), (0.5, 0.5), (0.48, 0.82)])
-    page.wait_for_function("document.getElementById('digit').textContent !== '?'", timeout=10_000)
-    page.wait_for_timeout(300)  # the answer to the finished stroke
+    page.wait_for_selector("body[data-answer=current]", timeout=10_000)  # the answer to the finished stroke
     assert page.locator("#digit").inner_text() == "1"
     values = [float(v) for v in page.locator(".scores .v").all_inner_texts()]
     assert len(values) == 10 and max(values) == values[1] and values[1] > 0.5
@@ -86,8 +85,7 @@ def test_clear_and_draw_again(page):
     assert page.locator(".scores .v").all_inner_texts()[0] == "–"
     # a seven: across the top, then down to the left
     stroke(page, [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)])
-    page.wait_for_function("document.getElementById('digit').textContent !== '?'", timeout=10_000)
-    page.wait_for_timeout(300)
+    page.wait_for_selector("body[data-answer=current]", timeout=10_000)
     assert page.locator("#digit").inner_text() == "7"
     assert page.locator("#error").is_hidden()
 
@@ -112,8 +110,7 @@ def test_a_finger_draws_too(page):
         }""",
         [box["x"], box["y"], box["width"], box["height"]],
     )
-    page.wait_for_function("document.getElementById('digit').textContent !== '?'", timeout=10_000)
-    page.wait_for_timeout(300)
+    page.wait_for_selector("body[data-answer=current]", timeout=10_000)
     assert page.locator("#digit").inner_text() == "0"
 
 

@@ -308,9 +308,18 @@ LABELS_HEADER = struct.pack(">BBBBI", 0, 0, 8, 1, 2**31)
         (
             "2**31 labels",
             struct.pack(">BBBBI", 0, 0, 8, 1, 2**31) + bytes(8),
-            "truncated: its header claims 2,147,483,648",
+            "more than nndl reads from this file",  # a 20-byte file's budget is 128 MiB
         ),
-        ("2**31 labels, gzip'd", gzip.compress(struct.pack(">BBBBI", 0, 0, 8, 1, 2**31) + bytes(8)), "truncated"),
+        (
+            "2**31 labels, gzip'd",
+            gzip.compress(struct.pack(">BBBBI", 0, 0, 8, 1, 2**31) + bytes(8)),
+            "more than nndl reads from this file",
+        ),
+        (
+            "2**26 labels",
+            struct.pack(">BBBBI", 0, 0, 8, 1, 2**26) + bytes(8),
+            "truncated: its header claims 67,108,864",
+        ),
         (
             "a gzip bomb",
             zeros_gzip(struct.pack(">BBBBI", 0, 0, 8, 1, 10), 64 * MiB),
@@ -339,7 +348,7 @@ def lying_npz(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
 
 
 @pytest.mark.parametrize(
-    "shape, message", [((2**40,), "claims shape (1099511627776,) of float64: more than"), ((2**27,), "truncated")]
+    "shape, message", [((2**40,), "claims shape (1099511627776,) of float64: more than"), ((2**23,), "truncated")]
 )
 def test_lying_npz_headers_cost_no_memory(tmp_path, shape, message):
     path = tmp_path / "d.npz"

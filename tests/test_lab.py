@@ -379,11 +379,11 @@ def test_the_pages_run_is_the_command_lines_bit_for_bit(digit_model, tmp_path):
 
 
 def test_use_sends_the_network_to_the_draw_page(server, tmp_path):
-    assert call(server, "GET", "/api/network")[1]["run"] is None
+    assert call(server, "GET", "/api/network/source")[1]["run"] is None
     run = wait_end(server, start(server, epochs=1, seed=3)["id"])
     status, answer = call(server, "POST", f"/api/runs/{run['id']}/use")
     assert status == 200 and answer["run"] == run["id"]
-    assert f"run {run['id']}, after epoch 0" in call(server, "GET", "/api/network")[1]["label"]
+    assert f"run {run['id']}, after epoch 0" in call(server, "GET", "/api/network/source")[1]["label"]
     status, answer = call(server, "POST", "/api/predict", raw=encode(draw(7)))
     assert status == 200
     (tmp_path / "m.npz").write_bytes(fetch(server, f"/api/runs/{run['id']}/model")[2])

@@ -197,8 +197,11 @@ def peer_jobs(quick: bool) -> list[Job]:
         Job("JAX lax.scan", "peer", "jax", epochs=few, n=n_mid if quick else FULL),
     ]
     if quick:  # each implementation once
-        seen: set = set()
-        jobs = [j for j in jobs if not j.cold and not (j.label in seen or seen.add(j.label))]
+        first: dict[str, Job] = {}
+        for j in jobs:
+            if not j.cold:
+                first.setdefault(j.label, j)
+        jobs = list(first.values())
     return jobs
 
 
@@ -241,7 +244,8 @@ def run(quick: bool = False, only: list[str] | None = None, say: Callable[[str],
     say("measuring the matrix-multiply peak ...")
     size = 1024 if quick else 2048
     peak32, peak64 = matmul_peak(np.float32, size), matmul_peak(np.float64, size)
-    rows, sweep = [], []
+    rows: list[tuple[Job, dict | None, str | None]] = []
+    sweep = []
     default = None
     for job in peer_jobs(quick):
         if only and job.name not in only:
@@ -346,7 +350,7 @@ def _count(n: int, noun: str) -> str:
 def _speedups(rows) -> list[str]:
     """nndl's ``auto`` engine against each peer of the same precision (or,
     for a peer measured only in float64, against that)."""
-    times = {}
+    times: dict[tuple[str, str], float] = {}
     for job, result, problem in rows:
         if not problem:
             times.setdefault((job.label.replace(" (default)", ""), job.dtype), _median_epoch(result, job))

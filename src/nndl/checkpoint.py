@@ -4,7 +4,7 @@ A checkpoint is an ``.npz`` file (read without pickle, like a model file)
 holding everything the run depends on:
 
 * the network's ``sizes``, ``weights_<l>`` and ``biases_<l>``;
-* the run's ``settings`` (a :class:`~nndl.train.TrainConfig`, as JSON);
+* the run's ``settings`` (a :class:`~nndl.config.TrainConfig`, as JSON);
 * the ``epoch`` reached and, for an epoch cut short, its shuffled ``order``
   and the next mini-batch ``batch``;
 * the ``history`` of the epochs finished (JSON);
@@ -30,14 +30,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
 
 import numpy as np
 
 from . import modelfile
 from .config import TrainConfig
 from .data import Dataset
-from .errors import DataError, NNDLError
-from .files import check_folder, open_npz, write_npz
+from .errors import ConfigError, DataError, NNDLError
+from .files import NpzReader, check_output, open_npz, write_npz
 from .history import EpochResult, History, epoch_record
 from .loop import Interrupted, Position
 from .network import Network
@@ -64,13 +66,14 @@ def fingerprint(data: Dataset) -> str:
     for split in (data.train, data.validation, data.test):
         for a in (split.images, split.labels):
             h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+            h.update(np.ascontiguousarray(a).data.cast("B"))
     return h.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, saved: Checkpoint) -> Path:
-    """Write ``saved`` to ``path`` atomically.  Non-finite parameters are
-    refused: a diverged run never replaces a good checkpoint."""
+def save_checkpoint(path: str | os.PathLike, saved: Checkpoint, *, exclusive: bool = False) -> Path:
+    """Write ``saved`` to ``path`` atomically (with ``exclusive``, only if
+    ``path`` does not exist yet).  Non-finite parameters are refused: a
+    diverged run never replaces a good checkpoint."""
     net = saved.network
     if not all(np.isfinite(p).all() for p in net.weights + net.biases):
         raise DataError(f"refusing to save non-finite weights or biases to {path}")
@@ -82,7 +85,20 @@ def save_checkpoint(path: str | os.PathLike, saved: Checkpoint) -> Path:
     arrays["history"] = np.array(json.dumps([asdict(e) for e in saved.history]))
     arrays["rng"] = np.array(json.dumps(net.rng.bit_generator.state))
     arrays["fingerprint"] = np.array(saved.fingerprint)
-    return write_npz(path, KIND, CHECKPOINT_FORMAT, arrays)
+    return write_npz(path, KIND, CHECKPOINT_FORMAT, arrays, exclusive=exclusive)
+
+
+def claim(path: str | os.PathLike, network: Network, config: TrainConfig, data: Dataset) -> Path:
+    """Write the start of a new run to the checkpoint ``path``, which must not
+    exist: of two runs started at once on one path, one takes it and the
+    other gets a :class:`~nndl.errors.ConfigError`, before any training."""
+    start = Checkpoint(network, config, Position(), History(), fingerprint(data))
+    try:
+        return save_checkpoint(path, start, exclusive=True)
+    except FileExistsError:
+        raise ConfigError(
+            f"checkpoint {path} already exists; resume it (--resume {path}) or remove it to start afresh"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -128,7 +144,7 @@ class Checkpointer:
     Inside a ``with`` block (in the main thread) SIGINT and SIGTERM no longer
     kill the run: they set a flag that :meth:`stop` reports, SGD stops at the
     next check (within :data:`~nndl.loop.BATCHES_PER_UPDATE`
-    mini-batches) with :class:`~nndl.network.Interrupted`, and on the way out
+    mini-batches) with :class:`~nndl.loop.Interrupted`, and on the way out
     the checkpoint is written and the exception says where.  A second signal
     stops at once, with the last checkpoint written still whole.
     """
@@ -136,12 +152,12 @@ class Checkpointer:
     def __init__(
         self, path: str | os.PathLike, network: Network, config: TrainConfig, history: History, data: Dataset
     ) -> None:
-        check_folder(path)
+        check_output(path)
         self.path = Path(path)
         self.network, self.config, self.history = network, config, history
         self.fingerprint = fingerprint(data)
         self.signum: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def save(self, position: Position) -> Path:
         """Write the run, as it stands at ``position``, to the checkpoint."""
@@ -162,9 +178,16 @@ class Checkpointer:
 
         return saved_then
 
-    def _handle(self, signum: int, frame) -> None:
-        if self.signum is not None:  # asked twice: stop now
-            raise KeyboardInterrupt
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:  # asked twice: stop now, saying what that leaves
+            name = signal.Signals(signum).name
+            if not self.path.exists():
+                raise KeyboardInterrupt(f"stopped at once by a second signal ({name}); nothing was saved")
+            stopped = KeyboardInterrupt(
+                f"stopped at once by a second signal ({name}); {self.path} holds the run as its last save left it"
+            )
+            stopped.checkpoint, stopped.signum = self.path, signum
+            raise stopped
         self.signum = signum
 
     def __enter__(self) -> Checkpointer:
@@ -173,21 +196,25 @@ class Checkpointer:
                 self._previous[s] = signal.signal(s, self._handle)
         return self
 
-    def __exit__(self, kind, error, traceback) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-        self._previous.clear()
-        if isinstance(error, Interrupted):
-            error.signum = self.signum
-            error.checkpoint = self.save(error.position)
-            name = signal.Signals(self.signum).name if self.signum else "request"
-            error.args = (f"{error.args[0]} by {name}; the run is saved in {error.checkpoint}",)
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:  # a second signal during the last save still says what it did
+            if isinstance(error, Interrupted):
+                error.signum = self.signum
+                error.checkpoint = self.save(error.position)
+                name = signal.Signals(self.signum).name if self.signum else "request"
+                error.args = (f"{error.args[0]} by {name}; the run is saved in {error.checkpoint}",)
+        finally:
+            for s, handler in self._previous.items():
+                signal.signal(s, handler)
+            self._previous.clear()
 
 
 # -- checking what a checkpoint holds ----------------------------------------
 
 
-def _integer(npz, key: str, low: int, high: int) -> int:
+def _integer(npz: NpzReader, key: str, low: int, high: int) -> int:
     if key not in npz:
         raise DataError(f"{npz.path} has no {key!r}")
     a = npz.read(key, limit=8)
@@ -214,7 +241,7 @@ def _history(records: object, epochs: int, path: object) -> History:
     return history
 
 
-def _generator(state, path) -> np.random.Generator:
+def _generator(state: Any, path: object) -> np.random.Generator:
     """A generator in the saved state (NumPy's default bit generator, PCG64)."""
     if not (isinstance(state, dict) and state.get("bit_generator") == "PCG64"):
         raise DataError(f"{path}: its random generator state is not a PCG64 state")

@@ -9,6 +9,8 @@ and exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import signal
 import sys
 from collections.abc import Sequence
@@ -114,16 +116,14 @@ SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval", "engine": "
 def run_train(args: argparse.Namespace) -> int:
     from .config import TrainConfig
     from .errors import ConfigError
-    from .files import check_folder
+    from .files import check_output
     from .train import resume, train
 
     # checked before training, so a typo loses no work
-    for path in (args.save, args.history):
+    for path in (args.save, args.history, args.checkpoint):
         if path:
-            check_folder(path)
-    plots = _plots() if args.plot else None
-    if plots:
-        plots.check_png(args.plot)
+            check_output(path)
+    plots = _plots(args.plot) if args.plot else None
     given = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     log = lambda line: print(line, flush=True)  # noqa: E731
     common = dict(
@@ -196,10 +196,13 @@ def _model_and_data(args: argparse.Namespace):
 # -- nndl plot ------------------------------------------------------------------
 
 
-def _plots():
-    """nndl.plots, or a one-line error naming the extra to install."""
+def _plots(out: str | None = None):
+    """nndl.plots, or a one-line error naming the extra to install; ``out``,
+    the PNG to be written, is checked first, before any work."""
     from . import plots
 
+    if out is not None:
+        plots.check_png(out)
     return plots
 
 
@@ -265,7 +268,7 @@ def _write(plots, fig, args: argparse.Namespace) -> int:
 def run_plot_digits(args: argparse.Namespace) -> int:
     from .data import load
 
-    plots = _plots()
+    plots = _plots(args.out)
     split = load(args.data)[args.eval]
     if not 0 <= args.start < len(split):
         raise ConfigError(
@@ -282,7 +285,7 @@ def run_plot_digits(args: argparse.Namespace) -> int:
 def run_plot_history(args: argparse.Namespace) -> int:
     from .history import History
 
-    plots = _plots()
+    plots = _plots(args.out)
     if len(args.histories) > plots.MAX_RUNS:
         raise ConfigError(f"at most {plots.MAX_RUNS} history files at once, got {len(args.histories)}")
     return _write(plots, plots.learning_curves([History.load(h) for h in args.histories]), args)
@@ -291,17 +294,17 @@ def run_plot_history(args: argparse.Namespace) -> int:
 def run_plot_weights(args: argparse.Namespace) -> int:
     from .network import Network
 
-    plots = _plots()
+    plots = _plots(args.out)
     return _write(plots, plots.weights(Network.load(args.model), count=args.count), args)
 
 
 def run_plot_confusion(args: argparse.Namespace) -> int:
-    plots = _plots()
+    plots = _plots(args.out)
     return _write(plots, plots.confusion(*_model_and_data(args)), args)
 
 
 def run_plot_mistakes(args: argparse.Namespace) -> int:
-    plots = _plots()
+    plots = _plots(args.out)
     return _write(plots, plots.mistakes(*_model_and_data(args), count=args.count), args)
 
 
@@ -412,6 +415,10 @@ def run_predict(args: argparse.Namespace) -> int:
     from .predict import load_model, predict_images
 
     pillow()  # a missing extra is said before a default model is trained
+    if args.show_input:
+        from .files import check_output
+
+        check_output(args.show_input, folder=True)
     model, images = args.model, args.paths
     if model is None and images[0].lower().endswith(".npz"):
         model, images = images[0], images[1:]
@@ -457,22 +464,29 @@ def add_serve(sub) -> None:
     p = sub.add_parser(
         "serve",
         help="a web page to draw digits for the network to read",
-        description="Serve a page where you draw a digit and watch the network's ten scores, "
-        "and the JSON API behind it (POST /api/predict with an image file as the body).",
+        description="Serve a page where you draw a digit and watch the network's ten scores, look inside the "
+        "network, teach it the digit you meant and keep your own handwriting set, and the JSON API behind it "
+        "(POST /api/predict with an image file as the body).",
     )
     p.add_argument("--model", metavar="MODEL.npz", help="model file (default: the default model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    p.add_argument(
+        "--dataset", metavar="DIR", help="folder of your handwriting set (default: handwriting in your data folder)"
+    )
+    p.add_argument("--save-to", metavar="NEW.npz", help="write the network taught on the page to this new file")
     p.set_defaults(run=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from .inside_api import check_save_to
     from .predict import load_model
     from .server import check_installed, serve
 
     check_installed()
+    save_to = None if args.save_to is None else check_save_to(args.save_to)
     net = load_model(args.model, say=_say)
-    serve(net, args.host, args.port, say=_say)
+    serve(net, args.host, args.port, say=_say, dataset=args.dataset, save_to=save_to)
     return 0
 
 
@@ -504,9 +518,9 @@ def run_bench(args: argparse.Namespace) -> int:
     import time
 
     from .benchmark import machine, run
-    from .files import atomic_write, check_folder
+    from .files import atomic_write, check_output
 
-    check_folder(args.output)  # checked first: the run takes minutes
+    check_output(args.output)  # checked first: the run takes minutes
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     body = run(quick=args.quick, only=args.only, say=_say)
     command = " ".join(
@@ -540,14 +554,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except NNDLError as e:
-        print(f"nndl {args.command}: error: {e}", file=sys.stderr)
+        _last_word(f"nndl {args.command}: error: {e}")
         return 2
     except KeyboardInterrupt as e:
         # Interrupted (a KeyboardInterrupt) says where the run was saved.
         saved = getattr(e, "checkpoint", None)
         again = f"; go on with: nndl {args.command} --resume {saved}" if saved else ""
-        print(f"nndl {args.command}: {str(e) or 'interrupted'}{again}", file=sys.stderr)
+        _last_word(f"nndl {args.command}: {str(e) or 'interrupted'}{again}")
         return 128 + (getattr(e, "signum", None) or signal.SIGINT)
+    except BrokenPipeError:
+        # The reader went away (``nndl train | head -1``): stop quietly, as
+        # programs in a pipeline do.  Anything else broken is a bug.
+        if not (_reader_gone(sys.stdout) or _reader_gone(sys.stderr)):
+            raise
+        _silence(sys.stdout)
+        _silence(sys.stderr)
+        return 128 + signal.SIGPIPE
+
+
+def _last_word(line: str) -> None:
+    """Print ``line`` on stderr, unless nobody reads it any more."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _silence(sys.stderr)
+
+
+def _reader_gone(stream) -> bool:
+    """Whether ``stream`` is a pipe whose reading end is closed."""
+    try:
+        poll = select.poll()
+        poll.register(stream.fileno(), select.POLLOUT)
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture output)
+        return False
+    return any(events & select.POLLERR for _, events in poll.poll(0))
+
+
+def _silence(stream) -> None:
+    """Point the real ``stream`` at /dev/null, so that what is left in its
+    buffer cannot fail again when Python flushes it on the way out."""
+    if stream not in (sys.__stdout__, sys.__stderr__) or not _reader_gone(stream):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,12 @@ import struct
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from . import files
 from .errors import ConfigError, DataError
-from .files import MAX_BYTES, one_line, open_npz, open_stream, read_bytes, read_capped
+from .files import MAX_BYTES, Budget, one_line, open_npz, open_stream, read_bytes, read_capped
 
 #: Where the bundled copy of MNIST lives inside the package.
 BUNDLED = "mnist.npz"
@@ -134,9 +134,13 @@ def load(path: str | os.PathLike | None = None) -> Dataset:
     if path is None:
         return _bundled()
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_folder, exists = path.is_dir(), path.exists()
+    except OSError as e:  # inside a folder nndl may not look into
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    if is_folder:
         return _load_idx_folder(path)
-    if not path.exists():
+    if not exists:
         raise DataError(f"no such file or folder: {path}")
     if path.suffix == ".npz":
         return _load_npz(path)
@@ -172,7 +176,9 @@ def _make_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
         if images.dtype.kind != "f":
             raise DataError(f"{where}: images must be uint8 or floats in [0, 1], got dtype {images.dtype}")
         images = images.astype(np.float32, copy=False)
-        if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+        if not np.isfinite(images).all():
+            raise DataError(f"{where}: float images hold NaN or infinite values; they must lie in [0, 1]")
+        if not (images.min() >= 0 and images.max() <= 1):
             raise DataError(f"{where}: float images must lie in [0, 1]")
     if labels.dtype.kind not in "iu":
         raise DataError(f"{where}: labels must be integers, got dtype {labels.dtype}")
@@ -193,7 +199,7 @@ def _hold_out(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[Split
     )
 
 
-def _dataset(train, validation, test, name: str) -> Dataset:
+def _dataset(train: Split, validation: Split, test: Split, name: str) -> Dataset:
     data = Dataset(train, validation, test, name)
     widths = {s.images.shape[1] for s in (train, validation, test)}
     if len(widths) != 1:
@@ -263,7 +269,12 @@ def _check_opcodes(raw: bytes, path: Path) -> None:
 
 
 class _ArraysOnly(pickle.Unpickler):
-    """An unpickler that can rebuild NumPy arrays and nothing else."""
+    """An unpickler that can rebuild NumPy arrays and nothing else; every
+    array it builds is taken from the file's ``budget``."""
+
+    def __init__(self, file, budget: Budget, **kwargs) -> None:
+        super().__init__(file, **kwargs)
+        self.budget = budget
 
     ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"): "_reconstruct",
@@ -275,13 +286,13 @@ class _ArraysOnly(pickle.Unpickler):
         ("_codecs", "encode"): "encode",  # how Python 3 writes bytes in protocol 2
     }
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:
             raise DataError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
         stand_in = self.ALLOWED[module, name]
         return {
-            "_reconstruct": _reconstruct,
-            "_frombuffer": _frombuffer,
+            "_reconstruct": functools.partial(_reconstruct, budget=self.budget),
+            "_frombuffer": functools.partial(_frombuffer, budget=self.budget),
             "ndarray": _NDARRAY,
             "dtype": _Dtype,
             "encode": _latin1,
@@ -291,7 +302,7 @@ class _ArraysOnly(pickle.Unpickler):
 _NDARRAY = object()  # stands for numpy.ndarray: a marker, never a callable
 
 
-def _latin1(text, encoding):
+def _latin1(text: Any, encoding: Any) -> bytes:
     if not (isinstance(text, str) and encoding == "latin1"):
         raise DataError("refusing to unpickle _codecs.encode with anything but text as latin1")
     return text.encode("latin1")
@@ -300,12 +311,12 @@ def _latin1(text, encoding):
 class _Dtype:
     """Stands for ``numpy.dtype(name, align, copy)``: a plain number type."""
 
-    def __init__(self, name, align=False, copy=True) -> None:
+    def __init__(self, name: Any, align: Any = False, copy: Any = True) -> None:
         if not (isinstance(name, str) and name in _PICKLE_DTYPES):
             raise DataError(f"refusing to unpickle dtype {str(name)[:40]!r}: only numbers are allowed")
         self.dtype = np.dtype(name)
 
-    def __setstate__(self, state) -> None:
+    def __setstate__(self, state: Any) -> None:
         # (version, byte order, subarray, names, fields, elsize, alignment, flags)
         if not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")):
             raise DataError("refusing to unpickle a malformed dtype")
@@ -321,33 +332,38 @@ class _Array:
 
     array: np.ndarray | None = None
 
-    def __setstate__(self, state) -> None:
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
+    def __setstate__(self, state: Any) -> None:
         # (version, shape, dtype, is_fortran, data); old pickles omit version
         if isinstance(state, tuple) and len(state) == 5:
             state = state[1:]
         if not (isinstance(state, tuple) and len(state) == 4):
             raise DataError("refusing to unpickle a malformed array")
         shape, dtype, fortran, data = state
-        self.array = _build_array(data, dtype, shape, "F" if fortran else "C")
+        self.array = _build_array(data, dtype, shape, "F" if fortran else "C", self.budget)
 
 
-def _reconstruct(cls, shape, dtype) -> _Array:
+def _reconstruct(cls: Any, shape: Any, dtype: Any, *, budget: Budget) -> _Array:
     """Stands for NumPy's pickle hook; the array's real shape, dtype and
     data arrive afterwards through ``__setstate__``."""
     if cls is not _NDARRAY:
         raise DataError("refusing to unpickle an array of another class")
-    return _Array()
+    return _Array(budget)
 
 
-def _frombuffer(buffer, dtype, shape, order) -> _Array:
+def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any, *, budget: Budget) -> _Array:
     """Stands for NumPy's protocol-5 hook, with the data in the pickle."""
-    made = _Array()
-    made.array = _build_array(buffer, dtype, shape, order)
+    made = _Array(budget)
+    made.array = _build_array(buffer, dtype, shape, order, budget)
     return made
 
 
-def _build_array(data, dtype, shape, order) -> np.ndarray:
-    """A plain array of ``shape`` from the bytes ``data``, which must hold it exactly."""
+def _build_array(data: Any, dtype: Any, shape: Any, order: Any, budget: Budget) -> np.ndarray:
+    """A plain array of ``shape`` from the bytes ``data``, which must hold it
+    exactly; what it costs is taken from ``budget`` (the same bytes may be
+    referred to many times in a pickle, and each array may become a copy)."""
     if not isinstance(dtype, _Dtype):
         raise DataError("refusing to unpickle an array without a plain dtype")
     if not (
@@ -363,11 +379,12 @@ def _build_array(data, dtype, shape, order) -> np.ndarray:
     needed = math.prod(shape) * dtype.dtype.itemsize
     if needed != len(data):
         raise DataError(f"an array claims shape {shape} of {dtype.dtype} ({needed:,} bytes) but holds {len(data):,}")
+    budget.take(needed, "its arrays")
     array = np.frombuffer(data, dtype=dtype.dtype).reshape(shape, order=order)
-    return array.astype(dtype.dtype.newbyteorder("="), copy=False)
+    return np.ascontiguousarray(array, dtype=dtype.dtype.newbyteorder("="))
 
 
-def _unwrap(obj, depth: int = 0):
+def _unwrap(obj: Any, depth: int = 0) -> Any:
     """The unpickled object with each stand-in replaced by its array."""
     if isinstance(obj, _Array):
         if obj.array is None:
@@ -379,12 +396,13 @@ def _unwrap(obj, depth: int = 0):
 
 
 def _load_pickle(path: Path) -> Dataset:
-    raw = read_bytes(path)
+    budget = Budget.for_file(path)
+    raw = read_bytes(path, budget=budget)
     _check_opcodes(raw, path)
     try:
-        obj = _unwrap(_ArraysOnly(io.BytesIO(raw), encoding="latin1").load())
+        obj = _unwrap(_ArraysOnly(io.BytesIO(raw), budget, encoding="latin1").load())
     except DataError as e:
-        raise DataError(f"{path}: {e}") from None
+        raise DataError(e.args[0] if str(e).startswith(str(path)) else f"{path}: {e}") from None
     except Exception as e:  # a malformed pickle can fail in many ways
         raise DataError(
             f"{path} is not a readable pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
@@ -395,13 +413,20 @@ def _load_pickle(path: Path) -> Dataset:
     ):
         raise DataError(f"{path} does not hold the book's layout: a tuple of 3 (images, labels) array pairs")
     names = ("train", "validation", "test")
-    splits = [_make_split(images, labels, f"{path} ({n})") for n, (images, labels) in zip(names, parts)]
-    return _dataset(*splits, path.name)
+    train, validation, test = (_make_split(im, labels, f"{path} ({n})") for n, (im, labels) in zip(names, parts))
+    return _dataset(train, validation, test, path.name)
 
 
 # -- IDX (MNIST's own format) ----------------------------------------------
 
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_TYPES: dict[int, np.typing.DTypeLike] = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -412,6 +437,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     refused, and memory grows only with what the file really holds.
     """
     path = Path(path)
+    budget = Budget.for_file(path)
     with open_stream(path) as f:
         head = f.read(4)
         if len(head) < 4 or head[0] != 0 or head[1] != 0:
@@ -425,16 +451,23 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         dims = struct.unpack(f">{ndim}I", dims_raw)
         dtype = np.dtype(_IDX_TYPES[code])
         claimed = math.prod(dims) * dtype.itemsize
-        if claimed > files.MAX_BYTES:
-            raise DataError(f"{path}: header claims shape {dims} ({claimed:,} bytes), more than nndl reads")
+        if claimed * (1 if dtype.isnative else 2) > budget.left:
+            raise DataError(
+                f"{path}: header claims shape {dims} ({claimed:,} bytes), more than nndl reads from this file "
+                f"({budget.left:,} bytes)"
+            )
+        budget.take(claimed)
         body = read_capped(f, claimed, path, exact=True)
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _find_idx(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
-        if (folder / name).is_file():
-            return folder / name
+        try:
+            if (folder / name).is_file():
+                return folder / name
+        except OSError as e:  # a folder nndl may not look into
+            raise DataError(f"cannot read the folder {folder}: {e.strerror or e}") from None
     raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files")
 
 
@@ -466,7 +499,7 @@ def vectorized_result(j: int, n: int = 10) -> np.ndarray:
     return e
 
 
-def load_data(path: str | os.PathLike | None = None):
+def load_data(path: str | os.PathLike | None = None) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """The book's ``load_data()``: ``(training_data, validation_data, test_data)``,
     each a tuple ``(images, labels)`` with float32 images ``(n, 784)`` and
     int64 labels ``(n,)`` -- the contents of ``mnist.pkl.gz``."""
@@ -474,7 +507,9 @@ def load_data(path: str | os.PathLike | None = None):
     return tuple((s.X(np.float32), s.y) for s in (data.train, data.validation, data.test))
 
 
-def load_data_wrapper(path: str | os.PathLike | None = None):
+def load_data_wrapper(
+    path: str | os.PathLike | None = None,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, int]], list[tuple[np.ndarray, int]]]:
     """The book's ``load_data_wrapper()``: three lists of ``(x, y)`` tuples.
 
     ``x`` is a ``(784, 1)`` column of pixel intensities.  In

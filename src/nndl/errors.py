@@ -9,6 +9,8 @@ exits with status 2.  Bugs inside nndl still raise ordinary exceptions.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 
 class NNDLError(Exception):
     """A problem with the user's input, files or environment."""
@@ -33,7 +35,7 @@ class MissingExtraError(NNDLError, ImportError):
         self.extra = extra
 
 
-def require(module: str, feature: str, extra: str):
+def require(module: str, feature: str, extra: str) -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra."""
     import importlib
 

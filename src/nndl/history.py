@@ -9,10 +9,10 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import DataError
-from .files import atomic_write, read_bytes
+from .files import atomic_write, read_json
 
 #: The largest history file (JSON) nndl reads.
 MAX_HISTORY_BYTES = 64 * 2**20
@@ -77,7 +77,7 @@ class History:
         """The history :meth:`to_dict` wrote, every field checked
         (:func:`epoch_record`), so a damaged one is a :class:`DataError`."""
         if not isinstance(d, dict) or not isinstance(d.get("epochs"), list):
-            raise DataError(f"{where} is not an nndl history: expected an object with a list 'epochs'")
+            raise DataError(f"{where} is not an nndl history file: expected an object with a list 'epochs'")
         settings = d.get("settings", {})
         if not isinstance(settings, dict):
             raise DataError(f"{where}: 'settings' must be an object")
@@ -92,10 +92,7 @@ class History:
     def load(cls, path: str | os.PathLike) -> History:
         """Read a history file written by :meth:`save` (or ``nndl train --history``),
         checking every field, so a damaged file is a :class:`DataError`."""
-        try:
-            d = json.loads(read_bytes(path, limit=MAX_HISTORY_BYTES))
-        except (UnicodeDecodeError, ValueError, RecursionError) as e:
-            raise DataError(f"{path} is not a JSON history file ({str(e)[:80]})") from None
+        d = read_json(path, limit=MAX_HISTORY_BYTES, what="a JSON history file")
         return cls.from_dict(d, str(path))
 
 
@@ -106,7 +103,7 @@ def epoch_record(e: Any, where: str = "history") -> EpochResult:
     The one check of an epoch record, for history files and checkpoints."""
     if not isinstance(e, dict) or not _is_number(e.get("epoch"), int):
         raise DataError(f"{where}: each epoch must be an object with an integer 'epoch', got {str(e)[:80]}")
-    known = {f.name: e.get(f.name) for f in fields(EpochResult)}
+    known: dict[str, Any] = {f.name: e.get(f.name) for f in fields(EpochResult)}
     known["seconds"] = known["seconds"] or 0.0
     for name, value in known.items():
         types = (int,) if name in ("correct", "total") else (int, float)
@@ -121,7 +118,7 @@ def _is_number(value: Any, types: type | tuple[type, ...]) -> bool:
         return False
     if isinstance(value, int):
         return abs(value) < 2**63
-    return math.isfinite(value)
+    return math.isfinite(cast(float, value))
 
 
 #: How each training setting reads in a legend.

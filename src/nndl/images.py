@@ -15,9 +15,20 @@ the same steps, or the network sees something it never learnt:
 5. place by centre of mass in 28 x 28;
 6. as bytes, so that ``byte / 256`` lies in [0, 1) like the training data.
 
-Images are read with Pillow, bounded in bytes (:data:`MAX_FILE_BYTES`) and
-pixels (:data:`MAX_PIXELS`, checked from the header before decoding);
-anything Pillow cannot read becomes a one-line :class:`~nndl.errors.DataError`.
+Images are decoded with Pillow, as untrusted input:
+
+* only raster formats Pillow decodes itself are tried (:data:`FORMATS`):
+  never EPS or PostScript (which Pillow hands to Ghostscript, a program), PDF
+  or any other format that runs something;
+* the file is at most :data:`MAX_FILE_BYTES`, and its width x height, read
+  from the header, at most :data:`MAX_PIXELS` before a pixel is decoded
+  (JPEG is decoded already reduced, so that photos of any common size fit);
+  only the first frame of an animation or page of a TIFF is read;
+* the decoded image is reduced to at most :data:`WORK_SIDE` pixels a side
+  before any other work, so the memory one image costs is bounded by
+  :data:`MAX_PIXELS` x 4 bytes and a little more;
+* float images holding NaN or infinity, and anything Pillow cannot read,
+  become a one-line :class:`~nndl.errors.DataError`.
 """
 
 from __future__ import annotations
@@ -26,16 +37,28 @@ import io
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DataError, require
-from .files import atomic_write, read_bytes
+from .files import atomic_write, open_regular
+
+#: The image formats nndl decodes (Pillow's names): raster formats Pillow
+#: decodes itself.  EPS, PDF and the rest are never tried.
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 #: The largest image file (in bytes) nndl reads.
 MAX_FILE_BYTES = 32 * 2**20
-#: The largest image (width x height, from its header) nndl decodes.
-MAX_PIXELS = 40_000_000
+#: The largest image (width x height, as decoded) nndl decodes: 64 MiB as
+#: Pillow holds it (4 bytes a pixel) at most.
+MAX_PIXELS = 16_000_000
+#: The most frames an animation may declare (only the first is read).
+MAX_FRAMES = 10_000
 #: Larger images are reduced to this many pixels a side before the work.
 WORK_SIDE = 1024
 #: MNIST's geometry: the digit's box and the field it is centred in.
@@ -48,29 +71,41 @@ NOISE_FLOOR = 0.2
 MIN_CONTRAST = 16
 
 
-def pillow():
+def pillow() -> ModuleType:
     """Pillow's ``PIL.Image``, or a one-line error naming the extra to install."""
     return require("PIL.Image", "reading images", "predict")
 
 
-def open_image(source: bytes | str | os.PathLike, name: str | None = None):
+def open_image(source: bytes | str | os.PathLike, name: str | None = None) -> PIL.Image.Image:
     """Decode an image file (a path, or the file's bytes) with Pillow.
 
-    The header's width x height is checked against :data:`MAX_PIXELS`
-    before any pixel is decoded, so a small file claiming a huge image (a
-    decompression bomb) costs nothing.  Only the first frame of an animation
-    is used; the EXIF orientation of photos is applied.  Returns a
-    ``PIL.Image.Image``; raises :class:`DataError` naming the file.
+    Only the formats in :data:`FORMATS` are tried.  The width x height is
+    checked against :data:`MAX_PIXELS` before any pixel is decoded, so a
+    small file claiming a huge image (a decompression bomb) costs nothing.
+    Only the first frame of an animation is used; the EXIF orientation of
+    photos is applied; an image larger than :data:`WORK_SIDE` a side comes
+    back reduced to it.  Returns a ``PIL.Image.Image``; raises
+    :class:`DataError` naming the file.
     """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        name = name or "the image"
+        if len(source) > MAX_FILE_BYTES:
+            raise DataError(f"{name} is {len(source):,} bytes; nndl reads images of at most {MAX_FILE_BYTES:,}")
+        return _decode(io.BytesIO(source), len(source), name)
+    name = name or str(source)
+    with open_regular(Path(source)) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise DataError(f"{name} is {size:,} bytes; nndl reads images of at most {MAX_FILE_BYTES:,}")
+        return _decode(f, size, name)
+
+
+def _decode(fp, size: int, name: str):
+    """Decode the image in the open file ``fp`` of ``size`` bytes (see :func:`open_image`)."""
     Image = pillow()
     from PIL import ImageOps
 
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, name = bytes(source), name or "the image"
-    else:
-        name = name or str(source)
-        data = read_bytes(source, MAX_FILE_BYTES)
-    if not data:
+    if not size:
         raise DataError(f"{name} is empty, not an image")
     try:
         with warnings.catch_warnings():
@@ -78,23 +113,29 @@ def open_image(source: bytes | str | os.PathLike, name: str | None = None):
             # tags); the outcome is what counts, and a bomb is an error.
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise DataError(
-                    f"{name} is {width} x {height} pixels, more than the {MAX_PIXELS:,} nndl reads; make it smaller"
-                )
+            img = Image.open(fp, formats=FORMATS)
+            # PNG (APNG) and WebP declare their frames in the header; GIF and
+            # TIFF would have to be walked, so their count is never asked.
+            frames = getattr(img, "n_frames", 1) if img.format in ("PNG", "WEBP") else 1
+            if frames > MAX_FRAMES:
+                raise DataError(f"{name} declares {frames:,} frames; nndl reads images of at most {MAX_FRAMES:,}")
             # JPEG can decode at 1/2, 1/4 or 1/8 scale: no need for more
             # pixels than the work uses.
             img.draft(None, (WORK_SIDE, WORK_SIDE))
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise DataError(
+                    f"{name} is {width} x {height} pixels, more than the {MAX_PIXELS:,} pixels nndl decodes; "
+                    "make it smaller"
+                )
             img.load()
-            img = ImageOps.exif_transpose(img)
+            if img.mode == "F":
+                _check_finite(img, name)
+            img = ImageOps.exif_transpose(_reduced(img))
     except DataError:
         raise
     except Image.UnidentifiedImageError:
-        raise DataError(
-            f"{name} is not an image in a format Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP ...)"
-        ) from None
+        raise DataError(f"{name} is not an image in a format nndl reads ({', '.join(FORMATS)})") from None
     except Exception as e:  # Pillow's decoders raise many types on broken input
         raise DataError(f"{name} is not a readable image ({_one_line(e)})") from None
     if min(img.size) < 1:
@@ -102,12 +143,39 @@ def open_image(source: bytes | str | os.PathLike, name: str | None = None):
     return img
 
 
+def _check_finite(img, name: str) -> None:
+    """Refuse a float image holding NaN or infinity (read a strip at a time)."""
+    width, height = img.size
+    step = max(1, 2**20 // max(width, 1))
+    for top in range(0, height, step):
+        if not np.isfinite(np.asarray(img.crop((0, top, width, min(top + step, height))))).all():
+            raise DataError(f"{name} is a float image holding NaN or infinite values")
+
+
+def _reduced(img):
+    """``img``, or a copy at most :data:`WORK_SIDE` a side (area-averaged, so
+    thin strokes stay as faint grey).  Palette and bilevel images become
+    grey (or grey with alpha) first, since resampling works on values."""
+    Image = pillow()
+    width, height = img.size
+    if max(width, height) <= WORK_SIDE:
+        return img
+    if img.mode in ("1", "P", "PA"):
+        transparent = img.mode == "PA" or "transparency" in img.info
+        img = img.convert("RGBA" if transparent else "L")
+    scale = WORK_SIDE / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = img.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+    small.info = {**img.info, "exif": img.getexif().tobytes()}  # keeps the photo's orientation
+    return small
+
+
 def _one_line(e: Exception) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
 
 
-def grey(img) -> np.ndarray:
+def grey(img: PIL.Image.Image) -> np.ndarray:
     """The image as grey levels ``(height, width)`` in [0, 255], float32.
 
     Step 1.  Colour becomes luminance.  Transparent pixels are background:
@@ -117,8 +185,11 @@ def grey(img) -> np.ndarray:
     reduced first (area-averaging keeps thin strokes as faint grey).
     """
     Image = pillow()
+    img = _reduced(img)
     if img.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         a = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(a).all():
+            raise DataError("the image holds NaN or infinite values")
         top = 65535.0 if img.mode.startswith("I;16") else max(float(a.max()), 1.0)
         img = Image.fromarray((np.clip(a, 0, top) * (255.0 / top)).astype(np.uint8))
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
@@ -128,9 +199,6 @@ def grey(img) -> np.ndarray:
         img = img.convert("LA" if has_alpha else "L")
     except (ValueError, OSError) as e:
         raise DataError(f"cannot make a grey image of Pillow's mode {img.mode} ({_one_line(e)})") from None
-    if max(img.size) > WORK_SIDE:
-        img = img.copy()
-        img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
     a = np.array(img, dtype=np.float32)
     if not has_alpha:
         return a
@@ -143,7 +211,7 @@ def grey(img) -> np.ndarray:
     return g * alpha + background * (1.0 - alpha)
 
 
-def to_mnist(img) -> np.ndarray:
+def to_mnist(img: PIL.Image.Image) -> np.ndarray:
     """Preprocess a ``PIL.Image`` as MNIST's digits were made.
 
     Returns the 28 x 28 ``uint8`` image the network reads (as ``byte / 256``):

@@ -30,8 +30,8 @@ it (every answer JSON, errors as ``{"error": "..."}``):
     history (JSON, as ``--history`` writes it), as downloads.
 ``POST /api/runs/{id}/use``
     The draw page reads with this run's network from now on.
-``GET /api/network``
-    Which network the draw page reads with.
+``GET /api/network/source``
+    Which network the draw page reads with: ``{"run": id or null, "label": ...}``.
 """
 
 from __future__ import annotations
@@ -146,16 +146,16 @@ def routes(lab: Lab) -> list:
 
     async def use(request: Request) -> Response:
         run = run_of(request)
-        net = await anyio.to_thread.run_sync(run.network)
+        params = run.parameters()
         done = run.status()["epochs"]
         after = f", after epoch {done[-1]['epoch']} ({100 * done[-1]['accuracy']:.2f} %)" if done else ""
-        request.app.state.net = net
+        await anyio.to_thread.run_sync(request.app.state.lessons.replace, params)
         request.app.state.source = {"run": run.id, "label": f"the lab's run {run.id}{after}"}
         return JSONResponse(request.app.state.source)
 
-    async def network(request: Request) -> Response:
-        source = getattr(request.app.state, "source", None)
-        return JSONResponse(source or {"run": None, "label": "the model nndl serve started with"})
+    async def source(request: Request) -> Response:
+        used = getattr(request.app.state, "source", None)
+        return JSONResponse(used or {"run": None, "label": "the model nndl serve started with"})
 
     async def events(request: Request) -> Response:
         run = run_of(request)
@@ -191,7 +191,7 @@ def routes(lab: Lab) -> list:
         Route("/api/runs/{id:int}/model", answer(model)),
         Route("/api/runs/{id:int}/history", answer(history)),
         Route("/api/runs/{id:int}/use", answer(use), methods=["POST"]),
-        Route("/api/network", answer(network)),
+        Route("/api/network/source", answer(source)),
     ]
 
 

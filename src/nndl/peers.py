@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,8 @@ class BookNetwork:
 
     def __init__(self, sizes, seed: int, dtype, vectorize: bool = True) -> None:
         rng = np.random.default_rng(seed)
+        self.sigmoid: Callable[[Any], Any]
+        self.sigmoid_prime: Callable[[Any], Any]
         if vectorize:
             self.sigmoid, self.sigmoid_prime = np.vectorize(_sigmoid), np.vectorize(_sigmoid_prime)
         else:

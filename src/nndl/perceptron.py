@@ -10,23 +10,22 @@ and fires when the weighted sum beats a threshold; with the bias
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ConfigError
 
 
 class Perceptron:
     """A perceptron with ``weights`` and ``bias``: outputs 1 when
-    ``w . x + b > 0`` and 0 otherwise.
+    ``w·x + b > 0`` and 0 otherwise.
 
     (The notes this package follows print the inequality the other way
     round -- 0 when ``w . x + b > 0`` -- which is a slip: with the book's NAND
     weights (-2, -2) and bias 3 it would compute AND instead of NAND.)
     """
 
-    def __init__(self, weights: Sequence[float], bias: float) -> None:
+    def __init__(self, weights: ArrayLike, bias: float) -> None:
         self.weights = np.asarray(weights, dtype=float)
         self.bias = float(bias)
         if self.weights.ndim != 1:
@@ -35,25 +34,24 @@ class Perceptron:
     def __repr__(self) -> str:
         return f"Perceptron(weights={self.weights.tolist()}, bias={self.bias})"
 
-    def __call__(self, *x: float) -> int:
+    def __call__(self, *x: ArrayLike) -> int:
         """The output for inputs ``x`` (as separate arguments or one sequence)."""
-        if len(x) == 1 and np.ndim(x[0]) == 1:
-            x = x[0]
-        return int(self.weighted_input(x) > 0)
+        inputs = x[0] if len(x) == 1 and np.ndim(x[0]) == 1 else np.asarray(x, dtype=float)
+        return int(self.weighted_input(inputs) > 0)
 
-    def weighted_input(self, x: Sequence[float]) -> float:
+    def weighted_input(self, x: ArrayLike) -> float:
         """``z = w . x + b``."""
-        x = np.asarray(x, dtype=float)
-        if x.shape != self.weights.shape:
-            raise ConfigError(f"expected {len(self.weights)} inputs, got {x.shape[0] if x.ndim else x}")
-        return float(self.weights @ x + self.bias)
+        a = np.asarray(x, dtype=float)
+        if a.shape != self.weights.shape:
+            raise ConfigError(f"expected {len(self.weights)} inputs, got {a.shape[0] if a.ndim else a}")
+        return float(self.weights @ a + self.bias)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Outputs for the rows of ``X``."""
         return (np.asarray(X, dtype=float) @ self.weights + self.bias > 0).astype(int)
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, epochs: int = 100, eta: float = 1.0) -> Perceptron:
+    def fit(cls, X: ArrayLike, y: ArrayLike, epochs: int = 100, eta: float = 1.0) -> Perceptron:
         """Learn weights with the perceptron learning rule.
 
         For each example whose output is wrong, ``w <- w + eta (y - output) x``

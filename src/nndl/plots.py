@@ -2,7 +2,7 @@
 neurons look for, and what the network gets wrong.
 
 Every function takes nndl's own objects -- image arrays and labels, a
-:class:`~nndl.network.History`, a :class:`~nndl.network.Network` with a
+:class:`~nndl.history.History`, a :class:`~nndl.network.Network` with a
 :class:`~nndl.data.Split` -- and returns a matplotlib ``Figure``.  The
 figures are made without pyplot, so nothing here needs a display or touches
 matplotlib's global state: in a notebook a returned figure shows itself
@@ -25,10 +25,11 @@ require("matplotlib", "nndl.plots", "plots")
 
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .data import Split  # noqa: E402
-from .files import atomic_write, check_folder  # noqa: E402
+from .files import atomic_write, check_output  # noqa: E402
 from .history import History, run_labels  # noqa: E402
 from .network import Network, sigmoid  # noqa: E402
 
@@ -104,14 +105,16 @@ def learning_curves(
             (evaluated_on, "-", [e.accuracy for e in h], [e.cost for e in h]),
             ("training data", "--", [e.train_accuracy for e in h], [e.train_cost for e in h]),
         ):
-            epochs = [e.epoch for e, a in zip(h, acc) if a is not None]
-            if not epochs:
+            # each measure on its own epochs: a history may lack some of them
+            measured = [(e.epoch, a) for e, a in zip(h, acc) if a is not None]
+            costed = [(e.epoch, c) for e, c in zip(h, cost) if c is not None]
+            if not measured:
                 continue
             name = f"{label}, {part}" if label else part
-            marker = "o" if len(epochs) <= 30 else None
+            marker = "o" if len(measured) <= 30 else None
             kw = dict(color=color, linestyle=style, marker=marker, markersize=4, label=name)
-            ax_acc.plot(epochs, [100 * a for a in acc if a is not None], **kw)
-            ax_cost.plot(epochs, [c for c in cost if c is not None], **kw)
+            ax_acc.plot([x for x, _ in measured], [100 * a for _, a in measured], **kw)
+            ax_cost.plot([x for x, _ in costed], [c for _, c in costed], **kw)
     ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="correctly classified (%)")
     ax_cost.set(title="Quadratic cost", xlabel="epoch", ylabel="cost C")
     for ax in (ax_acc, ax_cost):
@@ -370,7 +373,7 @@ def check_png(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"the output must be a .png file, got {path}")
-    check_folder(path)
+    check_output(path)
     return path
 
 
@@ -409,7 +412,16 @@ def _squares(images: np.ndarray, what: str = "images") -> np.ndarray:
     return images / 256 if images.dtype == np.uint8 else images.astype(np.float64)
 
 
-def _grid(images, captions, *, ncols: int, title: str | None, cmap: str, norm, caption_lines: int = 1):
+def _grid(
+    images: np.ndarray,
+    captions: Sequence[str] | None,
+    *,
+    ncols: int,
+    title: str | None,
+    cmap: str,
+    norm: Normalize | None,
+    caption_lines: int = 1,
+) -> tuple[Figure, AxesImage]:
     """``images`` in rows of ``ncols``, each captioned; returns the figure and
     the last image drawn (for a colour bar)."""
     if not (isinstance(ncols, (int, np.integer)) and 1 <= ncols <= 50):
@@ -421,7 +433,7 @@ def _grid(images, captions, *, ncols: int, title: str | None, cmap: str, norm, c
     caption = 0.0 if captions is None else 0.2 * caption_lines
     fig = _figure(max(cell * ncols, 4.5), (cell + caption) * nrows + (0.5 if title else 0))
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    image = None
+    image: AxesImage | None = None
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k < n:
@@ -430,4 +442,5 @@ def _grid(images, captions, *, ncols: int, title: str | None, cmap: str, norm, c
                 ax.set_title(captions[k], fontsize=9, pad=3)
     if title:
         fig.suptitle(title, fontsize="large")
+    assert image is not None  # n >= 1: the callers check
     return fig, image

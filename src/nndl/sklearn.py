@@ -23,8 +23,10 @@ sigmoids, so scale them first (``MinMaxScaler`` in a ``Pipeline``).
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .config import MAX_BATCH, MAX_EPOCHS, check_dtype, check_eta, check_integer
 from .errors import ConfigError, require
@@ -75,14 +77,14 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(30,),
-        epochs=10,
-        batch_size=10,
-        eta=3.0,
-        dtype="float64",
-        random_state=None,
-        verbose=False,
-    ):
+        hidden_layer_sizes: Sequence[int] = (30,),
+        epochs: int = 10,
+        batch_size: int = 10,
+        eta: float = 3.0,
+        dtype: str = "float64",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.epochs = epochs
         self.batch_size = batch_size
@@ -93,7 +95,7 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
 
     # -- training -------------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> NNDLClassifier:
         """Build a fresh network for ``X`` ``(n, n_features)`` and labels ``y``
         ``(n,)`` and train it for ``epochs`` epochs of mini-batch SGD."""
         dtype = self._check_params()
@@ -103,7 +105,7 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
         self._build(dtype)
         return self._train(X, y_index, self.epochs)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None) -> NNDLClassifier:
         """Train for one epoch on ``X``, ``y``, continuing from where the
         last call left off.
 
@@ -131,7 +133,7 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
         sizes = [self.n_features_in_, *self.hidden_layer_sizes, len(self.classes_)]
         self.network_ = Network(sizes, seed=self._seed(), dtype=dtype)
 
-    def _train(self, X: np.ndarray, y_index: np.ndarray, epochs: int):
+    def _train(self, X: ArrayLike, y_index: np.ndarray, epochs: int) -> NNDLClassifier:
         self.history_ = self.network_.SGD(
             (X, y_index), epochs, self.batch_size, self.eta, log=print if self.verbose else None
         )
@@ -148,7 +150,7 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
         hidden = self.hidden_layer_sizes
         if not (
             isinstance(hidden, (tuple, list))
-            and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden)
+            and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and int(h) >= 1 for h in hidden)
         ):
             raise ConfigError(f"hidden_layer_sizes must be a tuple of positive integers, got {hidden!r}")
         check_integer("epochs", self.epochs, 1, MAX_EPOCHS)
@@ -157,24 +159,24 @@ class NNDLClassifier(ClassifierMixin, BaseEstimator):
         rs = self.random_state
         if not (rs is None or isinstance(rs, (numbers.Integral, np.random.RandomState))) or isinstance(rs, bool):
             raise ConfigError(f"random_state must be None, an integer or a RandomState, got {rs!r}")
-        if isinstance(rs, numbers.Integral) and not 0 <= rs < 2**63:
+        if isinstance(rs, numbers.Integral) and not 0 <= int(rs) < 2**63:
             raise ConfigError(f"random_state must be a non-negative integer, got {rs!r}")
         return check_dtype(self.dtype)
 
     # -- prediction -----------------------------------------------------------
 
-    def _activations(self, X) -> np.ndarray:
+    def _activations(self, X: ArrayLike) -> np.ndarray:
         """Output activations ``a^L`` ``(n, n_classes)`` for the rows of ``X``."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=self.network_.dtype, reset=False)
-        return self.network_.scores(X)
+        checked: np.ndarray = validate_data(self, X, dtype=self.network_.dtype, reset=False)
+        return self.network_.scores(checked)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The class of the most activated output neuron, for each row of ``X``."""
         a = self._activations(X)
         return self.classes_[a.argmax(axis=1)]
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Output activations normalised to sum to 1 across the classes.
 
         The network is trained on the quadratic cost with sigmoid outputs,

@@ -20,14 +20,19 @@ import io
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
 from .data import Dataset, check_limit, load
 from .errors import ConfigError, NNDLError, require
-from .files import atomic_write, check_folder
+from .files import atomic_write, check_output
 from .loop import DivergedError
 from .train import TrainConfig, train
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: The most runs one sweep may hold, and the most local worker processes.
 MAX_RUNS = 10_000
@@ -119,7 +124,7 @@ def run(config: TrainConfig, limit_train: int | None = None) -> dict:
         scores = {"final_accuracy": math.nan, "best_accuracy": math.nan, "best_epoch": -1, "status": "diverged"}
     else:
         accuracy = history.accuracy
-        best = max(range(len(accuracy)), key=accuracy.__getitem__)
+        best = max(range(len(accuracy)), key=lambda j: cast(float, accuracy[j]))
         scores = {"final_accuracy": accuracy[-1], "best_accuracy": accuracy[best], "best_epoch": best, "status": "ok"}
     return {**row, **scores, "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -146,7 +151,7 @@ def sweep(
     tasks = [joblib.delayed(_indexed_run)(i, c, limit_train) for i, c in enumerate(configs)]
     rows: list[dict | None] = [None] * len(tasks)
 
-    def collect(results) -> None:
+    def collect(results: Iterable[tuple[int, dict]]) -> None:
         for done, (i, row) in enumerate(results, 1):
             rows[i] = row
             if log is not None:
@@ -162,7 +167,7 @@ def sweep(
             if log is not None:
                 log(f"Sweeping {len(tasks)} runs on the Dask cluster at {dask}")
             collect(joblib.Parallel(n_jobs=-1, return_as="generator_unordered")(tasks))
-    return rows
+    return cast(list[dict], rows)  # every run has given its row
 
 
 def row_line(row: dict) -> str:
@@ -178,7 +183,7 @@ def _indexed_run(i: int, config: TrainConfig, limit_train: int | None) -> tuple[
     return i, run(config, limit_train)
 
 
-def _client(distributed, address: str):
+def _client(distributed: ModuleType, address: str) -> Client:
     """A client of the scheduler at ``address``, or a one-line error."""
     from distributed.comm import registry
     from distributed.comm.addressing import parse_address
@@ -228,9 +233,9 @@ def plot(rows: Sequence[dict], path: str | os.PathLike) -> Path:
 def check_outputs(out: str | os.PathLike, plot_path: str | os.PathLike | None = None) -> None:
     """Check that the table (and the plot) can be written, before any run
     starts: a sweep is too long to lose at the end."""
-    check_folder(out)
+    check_output(out)
     if plot_path is not None:
-        check_folder(plot_path)
+        check_output(plot_path)
         _plot_format(plot_path)
 
 

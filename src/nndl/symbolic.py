@@ -50,6 +50,12 @@ from .errors import ConfigError, require
 pytensor = require("pytensor", "the PyTensor engine", "pytensor")
 T = require("pytensor.tensor", "the PyTensor engine", "pytensor")
 
+from pytensor.compile.sharedvalue import SharedVariable  # noqa: E402
+from pytensor.tensor.variable import TensorVariable  # noqa: E402
+
+#: An elementwise function of symbolic tensors, such as ``T.sigmoid``.
+Activation = Callable[[TensorVariable], TensorVariable]
+
 
 class Layer:
     """A layer of neurons: ``a = activation(W x + b)``.
@@ -62,7 +68,7 @@ class Layer:
     tensors (``T.sigmoid``), or None for a linear layer.
     """
 
-    def __init__(self, W_init: np.ndarray, b_init: np.ndarray, activation: Callable | None) -> None:
+    def __init__(self, W_init: np.ndarray, b_init: np.ndarray, activation: Activation | None) -> None:
         W_init = np.asarray(W_init)
         if W_init.ndim != 2:
             raise ConfigError(f"W_init must be a matrix (n_out, n_in), got shape {W_init.shape}")
@@ -77,7 +83,7 @@ class Layer:
         self.activation = activation
         self.params = [self.W, self.b]
 
-    def output(self, x):
+    def output(self, x: TensorVariable) -> TensorVariable:
         """The layer's activations for the columns of ``x`` ``(n_in, m)``: ``(n_out, m)``."""
         z = T.dot(self.W, x) + self.b
         return z if self.activation is None else self.activation(z)
@@ -93,7 +99,7 @@ class MLP:
     """
 
     def __init__(
-        self, W_init: Sequence[np.ndarray], b_init: Sequence[np.ndarray], activations: Sequence[Callable | None]
+        self, W_init: Sequence[np.ndarray], b_init: Sequence[np.ndarray], activations: Sequence[Activation | None]
     ) -> None:
         if not (len(W_init) == len(b_init) == len(activations) >= 1):
             raise ConfigError(
@@ -107,20 +113,22 @@ class MLP:
                 raise ConfigError(f"layer {l} has {n_out} outputs but layer {l + 1} takes {n_in} inputs")
         self.params = [p for layer in self.layers for p in layer.params]
 
-    def output(self, x):
+    def output(self, x: TensorVariable) -> TensorVariable:
         """The network's output ``a^L`` for the columns of ``x``."""
         for layer in self.layers:
             x = layer.output(x)
         return x
 
-    def squared_error(self, x, y):
+    def squared_error(self, x: TensorVariable, y: TensorVariable) -> TensorVariable:
         """The notes' cost: ``sum ||a^L - y||^2`` over the columns of the
         mini-batch -- no ``1/2``, no division by ``m`` (see the module's
         docstring for how this relates to the book's eta)."""
         return T.sum((self.output(x) - y) ** 2)
 
 
-def gradient_updates(cost, params, learning_rate) -> list[tuple]:
+def gradient_updates(
+    cost: TensorVariable, params: Sequence[SharedVariable], learning_rate: float | TensorVariable
+) -> list[tuple[SharedVariable, TensorVariable]]:
     """The updates of one step of gradient descent on ``cost``:
     ``param -> param - learning_rate * d cost / d param`` for each of ``params``.
 
@@ -150,7 +158,7 @@ class CompiledMLP:
     mlp: MLP
     train: Callable[[np.ndarray, np.ndarray], np.ndarray]
     predict: Callable[[np.ndarray], np.ndarray]
-    eta: object
+    eta: SharedVariable
     compile_seconds: float
 
     def get_parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -174,7 +182,7 @@ def compile_sgd(mlp: MLP, eta: float = 6.0) -> CompiledMLP:
     The step is :func:`gradient_updates` on :meth:`MLP.squared_error` with
     learning rate ``eta / (2m)`` for a mini-batch of ``m`` columns: the
     notes' ``3/10`` for ``eta = 6`` and ``m = 10``, and the same step as
-    :meth:`nndl.Network.update_mini_batch` with that ``eta``.  Mini-batches of
+    :meth:`nndl.network.Network.update_mini_batch` with that ``eta``.  Mini-batches of
     any size share one compiled function.
     """
     dtype = mlp.params[0].dtype

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from . import checkpoint as checkpoints
 from .config import MAX_BATCH, MAX_EPOCHS, TrainConfig
@@ -56,7 +57,7 @@ def train(
     With a ``checkpoint`` path (which must not exist yet: an earlier run's
     checkpoint is never overwritten) the run is saved there after every
     epoch; SIGINT or SIGTERM then stop it after the current few mini-batches,
-    save it, and raise :class:`~nndl.network.Interrupted`.  :func:`resume`
+    save it, and raise :class:`~nndl.loop.Interrupted`.  :func:`resume`
     goes on from the checkpoint.  ``pace`` is passed to
     :meth:`Network.SGD <nndl.network.Network.SGD>`: it is asked before each
     group of mini-batches how many to run (see :func:`nndl.loop.train_epoch`).
@@ -74,6 +75,8 @@ def train(
         net = on_engine(None, config, status)
     elif net.sizes != list(config.sizes) or net.dtype != config.dtype:
         raise ConfigError(f"the network {net!r} is not the one the settings describe")
+    if checkpoint is not None:
+        checkpoints.claim(checkpoint, net, config, data)  # written only if still free: two runs cannot share it
     return _run(
         net,
         config,
@@ -95,7 +98,8 @@ def on_engine(net: Network | None, config: TrainConfig, status: Callable[[str], 
     names; a new pytensor network starts its biases at 1, as the notes do,
     and the PyTensor model is compiled now (its time goes to ``status``)."""
     if net is None:
-        net = Network(config.sizes, seed=config.seed, dtype=config.dtype, engine=config.engine, device=config.device)
+        dtype = cast(str, config.dtype)  # TrainConfig fills in the engine's default
+        net = Network(config.sizes, seed=config.seed, dtype=dtype, engine=config.engine, device=config.device)
         if config.engine == "pytensor":
             for b in net.biases:
                 b[...] = 1
@@ -140,6 +144,9 @@ def resume(
     if not isinstance(data, Dataset):
         data = load(config.data)
     config.check_data(data)
+    order = saved.position.order
+    if order is not None and len(order) != len(data.train):  # checked apart from the fingerprint, which is no proof
+        raise DataError(f"{path}: its saved order has {len(order):,} places; the training data has {len(data.train):,}")
     if checkpoints.fingerprint(data) != saved.fingerprint:
         raise DataError(f"{data.name} is not the data the run in {path} was trained on")
     if checkpoint is None:
@@ -185,7 +192,7 @@ def _run(
         data.train,
         config.epochs,
         config.batch_size,
-        config.eta,
+        cast(float, config.eta),  # TrainConfig fills in the engine's default
         test_data=data[config.eval],
         progress=progress,
         log=log,

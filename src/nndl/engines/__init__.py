@@ -28,7 +28,7 @@ one class behind one small interface (:class:`~nndl.engines.base.Engine`).
     large (see :func:`prefers_numba`), else ``numpy``.
 
 To add an engine: a module here with a class that has ``train_batches``, its
-name in :data:`nndl.config.ENGINES`, and a line in :func:`_make`.
+name in :data:`nndl.config.ENGINES`, and a line in ``_make``.
 """
 
 from __future__ import annotations

@@ -44,7 +44,23 @@ _VECTOR_BYTES = 64
 
 
 @numba.njit(cache=True, fastmath=_FASTMATH, nogil=True)
-def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w1t, b1, w2, b2, n_hidden, eta):
+def _train_sparse(
+    indptr: np.ndarray,
+    pixels: np.ndarray,
+    values: np.ndarray,
+    lut: np.ndarray,
+    targets: np.ndarray,
+    order: np.ndarray,
+    start: int,
+    stop: int,
+    m: int,
+    w1t: np.ndarray,
+    b1: np.ndarray,
+    w2: np.ndarray,
+    b2: np.ndarray,
+    n_hidden: int,
+    eta: float,
+) -> tuple[int, int]:
     """SGD over the examples ``order[start:stop]`` in mini-batches of ``m``.
 
     ``w1t`` ``(n_in, HP)`` is ``w^1`` transposed and padded, ``b1`` ``(HP,)``,
@@ -138,7 +154,7 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_nonzero(images, indptr):
+def _count_nonzero(images: np.ndarray, indptr: np.ndarray) -> None:
     for r in range(images.shape[0]):
         count = 0
         for p in range(images.shape[1]):
@@ -148,7 +164,7 @@ def _count_nonzero(images, indptr):
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather_nonzero(images, indptr, pixels, values):
+def _gather_nonzero(images: np.ndarray, indptr: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> None:
     for r in range(images.shape[0]):
         q = indptr[r]
         for p in range(images.shape[1]):
@@ -181,7 +197,7 @@ def _aligned_zeros(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
 
 class SparseEngine:
     """Runs ranges of mini-batches of a ``[n_in, H, n_out]`` network on
-    ``uint8`` images with :func:`_train_sparse`.
+    ``uint8`` images with ``_train_sparse``.
 
     The kernel works on padded copies of the parameters (``w^1`` transposed);
     each call copies the network's arrays in and the trained values back

@@ -18,6 +18,8 @@ between calls and the CPU runs the code path a GPU runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import ConfigError, require
@@ -44,10 +46,22 @@ class TorchEngine:
 
         self.torch = torch
         self.device = torch.device(device)
-        self._inputs = self._targets = None
-        self._x = self._y = None
+        self._inputs: np.ndarray | None = None
+        self._targets: np.ndarray | None = None
+        self._x: Any = None  # the inputs and targets as tensors on the device
+        self._y: Any = None
 
-    def train_batches(self, net, inputs, targets, order, mini_batch_size, eta, first, last) -> None:
+    def train_batches(
+        self,
+        net: Any,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        order: np.ndarray,
+        mini_batch_size: int,
+        eta: float,
+        first: int,
+        last: int,
+    ) -> None:
         """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is ``order``."""
         torch = self.torch
         if inputs is not self._inputs:  # a copy: torch tensors must be writeable
@@ -73,7 +87,16 @@ class TorchEngine:
             p[...] = t.cpu().numpy()
         check_overflow(params)
 
-    def _steps(self, weights, biases, batches, mini_batch_size, eta, scale, dtype) -> None:
+    def _steps(
+        self,
+        weights: list[Any],
+        biases: list[Any],
+        batches: Any,
+        mini_batch_size: int,
+        eta: float,
+        scale: float,
+        dtype: Any,
+    ) -> None:
         """The SGD steps on the mini-batches of the examples ``batches``."""
         torch = self.torch
         with torch.no_grad():

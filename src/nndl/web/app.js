@@ -1,127 +1,102 @@
-// The drawing pad: strokes go on a canvas; after each change the canvas is
-// sent as a PNG to /api/predict, and the answer fills the bar chart and the
-// 28 x 28 view of what the network saw.
-"use strict";
+// The page: after each change on the pad the drawing goes as a PNG to
+// /api/inside, whose answer fills the scores, the 28 x 28 input and the view
+// inside the network.  The digit you meant can teach the network one step
+// (/api/teach, /api/undo) or be saved to your handwriting set (/api/set).
 
-const pad = document.getElementById("pad");
-const ctx = pad.getContext("2d");
-const scoresBox = document.getElementById("scores");
-const digitOut = document.getElementById("digit");
-const inputView = document.getElementById("input").getContext("2d");
-const errorBox = document.getElementById("error");
+import { call } from "./api.js";
+import { scoreBars } from "./bars.js";
+import { paintGrey } from "./colours.js";
+import { createSetView } from "./handwriting.js";
+import { createInside } from "./inside.js";
+import { showLesson } from "./lesson.js";
+import { createPad } from "./pad.js";
 
-// The pen is about as thick, relative to the digit, as MNIST's strokes.
-const PEN = 20;
-const PAPER = "#fbfaf7";
-const INK = "#1d2230";
+const $ = (id) => document.getElementById(id);
+const digitOut = $("digit");
+const inputView = $("input");
+const errorBox = $("error");
+const status = $("meant-status");
 
-let drawing = false;
-let last = null;
-let dirty = false;     // the canvas changed since the last request was sent
-let inFlight = false;  // one request at a time; the newest drawing wins
+let dirty = false; // the pad changed since the last request was sent
+let inFlight = false; // one request at a time; the newest drawing wins
+let body = null; // the image last sent, asked again when the network or the pick changes
+let result = null; // the last answer: the input the network saw and what it made of it
+let pick = null; // the neuron the user picked: {layer, neuron}, or null for the answer's output
+let meant = null; // the digit the user says they meant
+let version = -1; // the version of the network whose weights are drawn
 
-function blank() {
-  ctx.fillStyle = PAPER;
-  ctx.fillRect(0, 0, pad.width, pad.height);
-}
+let waiting = []; // callers of settled(), until the answer matches the drawing
 
-function point(event) {
-  const r = pad.getBoundingClientRect();
-  return { x: (event.clientX - r.left) * pad.width / r.width, y: (event.clientY - r.top) * pad.height / r.height };
-}
-
-function line(a, b) {
-  ctx.strokeStyle = INK;
-  ctx.lineWidth = PEN;
-  ctx.lineCap = "round";
-  ctx.lineJoin = "round";
-  ctx.beginPath();
-  ctx.moveTo(a.x, a.y);
-  ctx.lineTo(b.x, b.y);
-  ctx.stroke();
+const pad = createPad($("pad"), () => {
   dirty = true;
-}
-
-pad.addEventListener("pointerdown", (event) => {
-  event.preventDefault();
-  try {
-    pad.setPointerCapture(event.pointerId);  // keep the stroke when it leaves the pad
-  } catch (e) {
-    // a pointer the browser no longer tracks: draw without capture
-  }
-  drawing = true;
-  last = point(event);
-  line(last, last);
-});
-
-pad.addEventListener("pointermove", (event) => {
-  if (!drawing) return;
-  const p = point(event);
-  line(last, p);
-  last = p;
+  document.body.dataset.answer = "pending";
   send();
 });
 
-function stop() {
-  if (!drawing) return;
-  drawing = false;
-  send();
+// Resolves once the answer shown is the answer to the drawing on the pad
+// (the page's <body data-answer> says "current" then, "pending" before).
+function settled() {
+  return dirty || inFlight ? new Promise((resolve) => waiting.push(resolve)) : Promise.resolve();
 }
-pad.addEventListener("pointerup", stop);
-pad.addEventListener("pointercancel", stop);
+const scores = scoreBars($("scores"));
+const inside = createInside((layer, neuron) => {
+  const same = pick && pick.layer === layer && pick.neuron === neuron;
+  pick = same ? null : { layer, neuron };
+  ask();
+});
+const setView = createSetView({
+  onDelete: (index, count) => setCommand("api/set/delete", { index, count }),
+  onPage: (offset) => loadSet(offset),
+});
 
-function send() {
+async function send() {
   if (inFlight || !dirty) return;
   dirty = false;
   inFlight = true;
-  pad.toBlob((png) => predict(png), "image/png");
+  body = await pad.png();
+  await look();
 }
 
-async function predict(body) {
+function ask() {
+  if (!body || inFlight) return;
+  inFlight = true;
+  document.body.dataset.answer = "pending";
+  look();
+}
+
+let generation = 0; // counts clears: an answer to a drawing since cleared is dropped
+
+async function look() {
+  const asked = generation;
   try {
-    const answer = await fetch("api/predict", { method: "POST", body, headers: { "Content-Type": body.type || "application/octet-stream" } });
-    const result = await answer.json();
-    if (!answer.ok) throw new Error(result.error || answer.statusText);
-    show(result);
+    const query = pick ? `?layer=${pick.layer}&neuron=${pick.neuron}` : "";
+    const answer = await call(`api/inside${query}`, { method: "POST", body });
+    if (answer.version !== version) await loadNetwork();
+    if (asked === generation) show(answer);
   } catch (e) {
-    showError(e.message);
+    if (asked === generation) {
+      result = null; // nothing to teach or save until the drawing can be read
+      enableActions();
+      showError(e.message);
+    }
   } finally {
     inFlight = false;
     if (dirty) send();
+    else {
+      document.body.dataset.answer = "current";
+      waiting.splice(0).forEach((resolve) => resolve());
+    }
   }
 }
 
-// The bar chart: one row per digit, built once.
-const rows = [];
-for (let d = 0; d < 10; d++) {
-  const label = document.createElement("span");
-  label.className = "d";
-  label.textContent = d;
-  const track = document.createElement("div");
-  track.className = "track";
-  const fill = document.createElement("div");
-  fill.className = "fill";
-  track.appendChild(fill);
-  const value = document.createElement("span");
-  value.className = "v";
-  value.textContent = "–";
-  scoresBox.append(label, track, value);
-  rows.push({ track, fill, value });
-}
-
-function show(result) {
+function show(answer) {
+  result = answer;
   errorBox.hidden = true;
-  digitOut.textContent = result.digit;
-  result.scores.forEach((s, d) => {
-    rows[d].fill.style.width = `${Math.round(100 * s)}%`;
-    rows[d].value.textContent = s.toFixed(3);
-    rows[d].track.classList.toggle("top", d === result.digit);
-  });
-  const image = inputView.createImageData(28, 28);
-  result.input.flat().forEach((v, i) => {
-    image.data.set([v, v, v, 255], 4 * i);
-  });
-  inputView.putImageData(image, 0, 0);
+  digitOut.textContent = answer.digit;
+  scores.set(answer.scores, answer.digit);
+  paintGrey(inputView, answer.input);
+  inside.show(answer);
+  enableActions();
 }
 
 function showError(message) {
@@ -129,27 +104,150 @@ function showError(message) {
   errorBox.hidden = false;
 }
 
-function clear() {
-  blank();
-  dirty = false;
-  digitOut.textContent = "?";
-  errorBox.hidden = true;
-  for (const row of rows) {
-    row.fill.style.width = "0";
-    row.value.textContent = "–";
-    row.track.classList.remove("top");
-  }
-  inputView.clearRect(0, 0, 28, 28);
+async function loadNetwork() {
+  const net = await call("api/network");
+  version = net.version;
+  inside.setNetwork(net);
+  $("undo").disabled = net.undo === 0;
+  return net;
 }
 
-document.getElementById("clear").addEventListener("click", clear);
-document.getElementById("file").addEventListener("change", (event) => {
+// -- the digit you meant ------------------------------------------------------
+
+const meantButtons = [];
+for (let d = 0; d < 10; d++) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "digit-choice";
+  b.textContent = d;
+  b.setAttribute("role", "radio");
+  b.setAttribute("aria-checked", "false");
+  b.addEventListener("click", () => {
+    meant = d;
+    meantButtons.forEach((other, k) => other.setAttribute("aria-checked", String(k === d)));
+    enableActions();
+  });
+  $("meant").appendChild(b);
+  meantButtons.push(b);
+}
+
+let prompting = false; // the status line says what to do next, not what happened
+
+function enableActions() {
+  const ready = result !== null && meant !== null;
+  $("teach").disabled = !ready;
+  $("save").disabled = !ready;
+  if (!ready) {
+    status.textContent = result === null ? "Draw a digit first." : "Pick the digit you meant.";
+    prompting = true;
+  } else if (prompting) {
+    status.textContent = "";
+    prompting = false;
+  }
+}
+
+function say(message) {
+  status.textContent = message;
+  prompting = false;
+}
+
+$("teach").addEventListener("click", async () => {
+  const eta = Number($("eta").value);
+  await settled();
+  if (result === null) return;
+  try {
+    const lesson = await call("api/teach", { method: "POST", json: { input: result.input, label: meant, eta } });
+    $("lesson-body").hidden = false;
+    showLesson(lesson);
+    say(`Taught: one step towards ${lesson.label}. See what backpropagation did below.`);
+    afterChange(lesson);
+    $("lesson").scrollIntoView({ behavior: "smooth", block: "start" });
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+$("undo").addEventListener("click", async () => {
+  try {
+    const state = await call("api/undo", { method: "POST" });
+    $("lesson-body").hidden = true;
+    const more = state.undo ? ` ${state.undo} earlier step${state.undo === 1 ? "" : "s"} can be undone too.` : "";
+    $("lesson-summary").textContent = `Undone: the network is back to what it was before that step.${more}`;
+    say("Undone.");
+    afterChange(state);
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+// The network changed: new weights, new answers, new accuracy on the set.
+function afterChange(state) {
+  $("undo").disabled = state.undo === 0;
+  $("download").hidden = state.steps === 0;
+  if (state.steps === 0)
+    $("saved-to").textContent = `The network is as it was loaded${state.saved_to ? `, and so is ${state.saved_to}` : ""}.`;
+  else if (state.saved_to) $("saved-to").textContent = `Written to ${state.saved_to}.`;
+  else $("saved-to").textContent = "Nothing on disk has changed: download the taught network to keep it.";
+  ask();
+  loadSet(setView.offset());
+}
+
+$("save").addEventListener("click", async () => {
+  const label = meant;
+  await settled();
+  if (result === null) return;
+  const set = await setCommand("api/set", { input: result.input, label });
+  if (set) say(`Saved as a ${label}: drawing ${set.total} of your set.`);
+});
+
+// -- the handwriting set --------------------------------------------------------
+
+async function loadSet(offset = 0) {
+  try {
+    setView.show(await call(`api/set?offset=${offset}`));
+  } catch (e) {
+    setView.showError(e.message);
+  }
+}
+
+async function setCommand(path, json) {
+  try {
+    const set = await call(path, { method: "POST", json });
+    setView.show(set);
+    return set;
+  } catch (e) {
+    setView.showError(e.message);
+    say(e.message);
+    return null;
+  }
+}
+
+// -- starting over ------------------------------------------------------------------
+
+function clear() {
+  generation++;
+  pad.clear();
+  dirty = false;
+  body = null;
+  result = null;
+  digitOut.textContent = "?";
+  errorBox.hidden = true;
+  scores.clear();
+  inputView.getContext("2d").clearRect(0, 0, 28, 28);
+  inside.clear();
+  enableActions();
+}
+
+$("clear").addEventListener("click", clear);
+$("file").addEventListener("change", (event) => {
   const file = event.target.files[0];
   if (!file) return;
   clear();
-  inFlight = true;
-  predict(file);
+  body = file;
+  ask();
   event.target.value = "";
 });
 
-blank();
+clear();
+loadNetwork().catch((e) => showError(e.message));
+loadSet();

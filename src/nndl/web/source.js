@@ -2,7 +2,7 @@
 // or a run of the training lab sent here from the lab's page.
 
 const box = document.getElementById("source");
-fetch("api/network")
+fetch("api/network/source")
   .then((answer) => answer.json())
   .then((source) => {
     if (source.run === null || source.run === undefined) return;

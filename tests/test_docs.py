@@ -1,0 +1,104 @@
+"""The documentation site builds offline with warnings as errors, and holds
+what it promises: the chapter's notebook run with its figures, every command
+of the CLI and every public name of the API."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nndl
+from nndl.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.slow, pytest.mark.docs]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The site, built as CI builds it, into a temporary folder."""
+    work = tmp_path_factory.mktemp("docs")
+    # the notebook's kernel is the interpreter running the tests, whatever
+    # kernels the machine has installed
+    spec = work / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+    # The notebook's outputs are kept between test runs (keyed by its cells),
+    # so a second run builds in seconds; a fresh checkout runs it.
+    cache = request.config.cache.mkdir("docs-jupyter-cache") if request.config.cache else work / "cache"
+    out = work / "html"
+    command = [
+        *(sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"),
+        *("-d", str(work / "doctrees")),
+        *("-D", "nb_execution_mode=cache", "-D", f"nb_execution_cache_path={cache}"),
+        *(str(ROOT / "docs"), str(out)),
+    ]
+    env = {**os.environ, "JUPYTER_PATH": str(work / "jupyter")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env)
+    assert done.returncode == 0, f"the docs build failed:\n{done.stderr[-6000:]}"
+    return out
+
+
+def _text(page: Path) -> str:
+    """A page's visible text, tags removed and entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+
+
+def test_the_tutorial_is_the_notebook_run_with_its_figures(site: Path) -> None:
+    page = site / "tutorial" / "chapter1.html"
+    source = page.read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]*\ssrc="([^"]+)"', source)
+    drawn = [s for s in images if s.startswith("data:image/") or (page.parent / s).resolve().is_file()]
+    # step/sigmoid, digits, curves, weights, confusion, mistakes, rates, engines
+    assert len(drawn) >= 8, images
+    text = _text(page)
+    epochs = re.findall(r"^Epoch (\d+): (\d+) / 10000 ", text, re.M)
+    assert [int(e) for e, _ in epochs] == list(range(10)) + list(range(3))  # NumPy, then PyTensor
+    assert int(epochs[9][1]) > 9300
+    assert "NAND(1, 1) = 0" in text
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Every command and sub-command of ``parser`` with its option strings."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                options = [s for a in sub._actions for s in a.option_strings if s not in ("-h", "--help")]
+                found.append(((*path, name), options))
+                found += _commands(sub, (*path, name))
+    return found
+
+
+def test_the_cli_reference_has_every_command_and_flag(site: Path) -> None:
+    text = _text(site / "reference" / "cli.html")
+    commands = _commands(build_parser())
+    assert {path[0] for path, _ in commands} >= {"train", "evaluate", "plot", "predict", "serve", "sweep"}
+    # each command's section starts with its usage line, "nndl plot digits [-h] ..."
+    starts = [(m.group(1).split(), m.start()) for m in re.finditer(r"^nndl ((?:[a-z]+ )+)\[-h\]", text, re.M)]
+    sections = {tuple(path): text[start:end] for (path, start), (_, end) in zip(starts, starts[1:] + [([], None)])}
+    for path, options in commands:
+        assert path in sections, f"no section for nndl {' '.join(path)}"
+        missing = [o for o in options if o not in sections[path]]
+        assert not missing, f"nndl {' '.join(path)}: {missing} not in its section"
+
+
+def test_the_api_reference_has_every_public_name(site: Path) -> None:
+    api = site / "reference" / "api"
+    top = (api / "nndl.html").read_text(encoding="utf-8")
+    for name in nndl.__all__:
+        obj = getattr(nndl, name)
+        anchor = f"{obj.__module__}.{obj.__qualname__}"
+        page = api / f"{obj.__module__}.html"
+        assert f'id="{anchor}"' in page.read_text(encoding="utf-8"), f"{name}: no {anchor} in {page.name}"
+        assert f'href="{obj.__module__}.html#{anchor}"' in top, f"{name}: not linked from the nndl page"
