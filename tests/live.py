@@ -68,18 +68,6 @@ def call(base: str, method: str, path: str, body=None, raw: bytes | None = None)
         conn.close()
 
 
-def fetch(base: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """GET ``path``: the status, the headers (names in any case) and the body."""
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-    try:
-        conn.request("GET", path)
-        answer = conn.getresponse()
-        return answer.status, answer.headers, answer.read()
-    finally:
-        conn.close()
-
-
 class Events:
     """A Server-Sent Events stream, read as ``(kind, data)`` pairs until it ends."""
 

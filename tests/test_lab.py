@@ -349,9 +349,9 @@ def test_the_pages_run_is_the_command_lines_bit_for_bit(digit_model, tmp_path):
             ended = wait_end(base, run["id"])
             assert ended["state"] == "finished" and len(ended["epochs"]) == 10
             status, headers, model = fetch(base, f"/api/runs/{run['id']}/model")
-            assert status == 200 and 'filename="nndl-run-1.npz"' in headers["Content-Disposition"]
+            assert status == 200 and 'filename="nndl-run-1.npz"' in headers["content-disposition"]
             status, headers, history = fetch(base, f"/api/runs/{run['id']}/history")
-            assert status == 200 and headers["Content-Type"] == "application/json"
+            assert status == 200 and headers["content-type"] == "application/json"
     finally:
         lab.close()
     (tmp_path / "page.npz").write_bytes(model)

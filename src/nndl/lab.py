@@ -463,7 +463,9 @@ class Run:
         with self._cond:
             self.position = {"epoch": result.epoch + 1, "batch": 0, "batches": self.batches}
 
-    def _look(self, kind: str, epoch: int, batch: int, order: np.ndarray | None, result=None) -> None:
+    def _look(
+        self, kind: str, epoch: int, batch: int, order: np.ndarray | None, result: EpochResult | None = None
+    ) -> None:
         """Hand the painter a copy of the parameters and the examples trained
         since the last look.  The painter keeps up easily (a look costs it
         far less than the mini-batches between two looks); should it fall
@@ -477,6 +479,7 @@ class Run:
             last = batch * m if kind == "look" else len(order)
             trained = np.array(order[max(first * m, last - COST_EXAMPLES) : last])
         self._looked = (epoch, batch) if kind == "look" else (epoch, 0)
+        assert self.net is not None  # set before training starts
         params = _copy(self.net, self._saved_settings)
         size = sum(a.nbytes for a in params.weights + params.biases)
         with self._cond:
@@ -603,7 +606,7 @@ class Lab:
         self._runs: dict[int, Run] = {}
         self._next = 1
         self._samples: dict | None = None
-        self._blas = None
+        self._blas: Any = None  # threadpoolctl's controller, made on first use
         self.closed = False
 
     @property
@@ -655,7 +658,7 @@ class Lab:
         threads, which the training thread and other programs need."""
         if self._blas is None:
             try:
-                from threadpoolctl import ThreadpoolController
+                from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
             except ImportError:  # without it, BLAS keeps its own threads
                 return contextlib.nullcontext()
             self._blas = ThreadpoolController()

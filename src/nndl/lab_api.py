@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import Any
 
 from .config import TrainConfig
 from .errors import ConfigError, NNDLError
-from .lab import KEYS, LAB_ENGINES, MAX_BATCH, MAX_EPOCHS, MAX_HIDDEN, PRESETS, Gone, Lab, RunStateError, TooMany
+from .lab import KEYS, LAB_ENGINES, MAX_BATCH, MAX_EPOCHS, MAX_HIDDEN, PRESETS, Gone, Lab, Run, RunStateError, TooMany
 
 #: The largest JSON body a command or start reads.
 MAX_JSON = 4096
@@ -57,7 +58,8 @@ STATUS = {KeyError: 404, RunStateError: 409, Gone: 410, TooMany: 503, NNDLError:
 
 
 def routes(lab: Lab) -> list:
-    """The lab's routes, for ``lab``; the draw page's network is ``app.state.net``."""
+    """The lab's routes, for ``lab``; ``/use`` replaces the draw page's
+    network through ``app.state.lessons`` (:class:`~nndl.inside.Lessons`)."""
     import anyio
     from starlette.exceptions import HTTPException
     from starlette.requests import ClientDisconnect, Request
@@ -68,7 +70,7 @@ def routes(lab: Lab) -> list:
     defaults = {k: TrainConfig().to_dict()[k] for k in KEYS}
     limits = {"max_hidden": MAX_HIDDEN, "max_epochs": MAX_EPOCHS, "max_batch": MAX_BATCH, "engines": list(LAB_ENGINES)}
 
-    def answer(call):
+    def answer(call: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         """A handler from ``call(request)``, the lab's errors answered as JSON."""
 
         async def handle(request: Request) -> Response:
@@ -101,7 +103,7 @@ def routes(lab: Lab) -> list:
         except (ValueError, RecursionError) as e:
             raise ConfigError(f"the body must be a JSON object of settings: {str(e)[:80]}") from None
 
-    def run_of(request: Request):
+    def run_of(request: Request) -> Run:
         return lab.get(request.path_params["id"])
 
     async def page(request: Request) -> Response:
@@ -118,7 +120,7 @@ def routes(lab: Lab) -> list:
     async def status(request: Request) -> Response:
         return JSONResponse(run_of(request).status())
 
-    def command(name: str):
+    def command(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def act(request: Request) -> Response:
             run = run_of(request)
             if name != "step":
@@ -161,7 +163,7 @@ def routes(lab: Lab) -> list:
         run = run_of(request)
         watcher = lab.watch(run, asyncio.get_running_loop())
 
-        async def stream():
+        async def stream() -> AsyncIterator[str]:
             try:
                 while True:
                     items, over = run.take(watcher)

@@ -16,6 +16,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .data import Split  # noqa: E402
 from .files import atomic_write, check_output  # noqa: E402
-from .history import History, run_labels  # noqa: E402
+from .history import EpochResult, History, run_labels  # noqa: E402
 from .network import Network, sigmoid  # noqa: E402
 
 #: The most images one grid may hold.
@@ -273,15 +274,15 @@ class Live:
 
     def __init__(self, net: Network | None = None, *, epochs: int | None = None) -> None:
         self.net, self.epochs = net, epochs
-        self.results: list = []
+        self.results: list[EpochResult] = []
         self.figure = _figure(13, 4.2)
-        self._display = None
-        self._scale = None
+        self._display: Any = None  # IPython's handle on the figure shown
+        self._scale: float | None = None
         if net is not None and net.num_layers >= 3:
             self._scale = float(np.percentile(np.abs(net.weights[0][:LIVE_NEURONS]), 99.5)) or 1.0
         self.draw()
 
-    def __call__(self, result) -> None:
+    def __call__(self, result: EpochResult) -> None:
         """Add an epoch's :class:`~nndl.history.EpochResult`, redraw, show."""
         self.results.append(result)
         self.draw()
@@ -290,12 +291,12 @@ class Live:
     def draw(self) -> Figure:
         fig = self.figure
         fig.clear()
-        pictured = self._scale is not None
+        pictured = self.net is not None and self._scale is not None
         ax_acc, ax_cost, *rest = fig.subplots(1, 3 if pictured else 2, width_ratios=[1, 1, 1.1][: 3 if pictured else 2])
         done = [r for r in self.results if r.accuracy is not None]
         epochs = [r.epoch for r in done]
         kw = dict(color="C0", marker="o", markersize=4)
-        ax_acc.plot(epochs, [100 * r.accuracy for r in done], **kw)
+        ax_acc.plot(epochs, [100 * (r.accuracy or 0.0) for r in done], **kw)
         ax_cost.plot(epochs, [r.cost for r in done], **kw)
         last = max([self.epochs - 1 if self.epochs else 0, *epochs, 1])
         ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="correctly classified (%)", xlim=(-0.3, last + 0.3))
@@ -303,7 +304,7 @@ class Live:
         for ax in (ax_acc, ax_cost):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-        if pictured:
+        if self.net is not None and self._scale is not None:
             (ax_w,) = rest
             w = self.net.weights[0][:LIVE_NEURONS]
             image = ax_w.imshow(_mosaic(w), cmap="RdBu_r", norm=Normalize(-self._scale, self._scale))

@@ -90,8 +90,8 @@ def create_app(
     from starlette.staticfiles import StaticFiles
 
     from .images import load_digit
-    from .inside_api import inside_routes
     from .inside import Lessons
+    from .inside_api import inside_routes
     from .lab import Lab
     from .lab_api import routes as lab_routes
     from .predict import predict_digits
