@@ -127,7 +127,7 @@ def test_send_the_network_to_the_draw_page_and_read_a_digit(lab_page, tmp_path):
     page.click("#use-note a")
     page.wait_for_selector("#source:not([hidden])", timeout=WAIT)
     assert "run 1" in text(page, "#source")
-    with page.expect_response(lambda r: r.url.endswith("/api/predict"), timeout=WAIT) as answer:
+    with page.expect_response(lambda r: "/api/inside" in r.url, timeout=WAIT) as answer:
         stroke(page, [(0.52, 0.18), (0.5, 0.5), (0.48, 0.82)])
     read = answer.value.json()
     page.wait_for_function("document.getElementById('digit').textContent !== '?'", timeout=WAIT)

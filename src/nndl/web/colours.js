@@ -4,17 +4,20 @@
 const UP = [200, 52, 40];
 const DOWN = [35, 95, 205];
 
+// The colour of v in [-1, 1]: white at 0, full red at +1, full blue at -1.
+export function signedColour(v) {
+  const t = Math.min(1, Math.abs(v));
+  const c = v >= 0 ? UP : DOWN;
+  return [255 + t * (c[0] - 255), 255 + t * (c[1] - 255), 255 + t * (c[2] - 255)];
+}
+
 // Paint `values` (784 numbers) into `canvas` (28 x 28), white at 0, full red
 // at +scale and full blue at -scale; scale defaults to the largest |value|.
 export function paintSigned(canvas, values, scale) {
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(28, 28);
   const top = scale || Math.max(1e-12, ...values.map(Math.abs));
-  values.forEach((v, i) => {
-    const t = Math.min(1, Math.abs(v) / top);
-    const c = v >= 0 ? UP : DOWN;
-    image.data.set([255 + t * (c[0] - 255), 255 + t * (c[1] - 255), 255 + t * (c[2] - 255), 255], 4 * i);
-  });
+  values.forEach((v, i) => image.data.set([...signedColour(v / top), 255], 4 * i));
   ctx.putImageData(image, 0, 0);
   return top;
 }

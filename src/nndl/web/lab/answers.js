@@ -12,7 +12,7 @@ export async function setSamples(box, samples) {
   box.replaceChildren();
   cells = samples.labels.map((label, k) => {
     const cell = document.createElement("figure");
-    cell.className = "sample";
+    cell.className = "answered";
     const picture = tile(strip, k, (b) => [255 - b, 255 - b, 255 - b]);
     picture.className = "digit";
     picture.setAttribute("aria-label", `a test digit ${label}`);

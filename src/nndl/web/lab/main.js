@@ -2,7 +2,7 @@
 // through its epochs, compare it with the session's earlier runs, and take
 // the network away. This module wires the others to the page.
 
-import { get, post } from "./api.js";
+import { call } from "../api.js";
 import { setSamples, showAnswers } from "./answers.js";
 import { LineChart } from "./chart.js";
 import { drawConfusion } from "./confusion.js";
@@ -11,6 +11,8 @@ import { watch } from "./stream.js";
 import { drawColourBar, drawWeights } from "./weights.js";
 
 const $ = (id) => document.getElementById(id);
+const get = (path) => call(path);
+const post = (path, json) => call(path, { method: "POST", json });
 const ENDED = ["finished", "stopped", "failed"];
 // One colour per run, by its number, so a run keeps its colour.
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];

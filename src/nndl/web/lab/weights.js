@@ -2,8 +2,11 @@
 // being the weight from input pixel k, coloured blue (negative), white (0),
 // red (positive) on one scale for the whole run, with a colour bar.
 
-import { BYTE_COLOURS, diverging } from "./colours.js";
+import { signedColour } from "../colours.js";
 import { decodeStrip, fit, tile } from "./pictures.js";
+
+// byte -> [r, g, b]: byte 128 is 0, bytes 1 and 255 are -scale and +scale (the draw page's colours).
+const BYTE_COLOURS = Array.from({ length: 256 }, (_, b) => signedColour((b - 128) / 127).map(Math.round));
 
 const GAP = 3;
 
@@ -33,7 +36,7 @@ export function drawColourBar(canvas, scale) {
   const right = w - 28;
   const barH = 10;
   for (let x = left; x < right; x++) {
-    const [r, g, b] = diverging(((x - left) / (right - left - 1)) * 2 - 1);
+    const [r, g, b] = signedColour(((x - left) / (right - left - 1)) * 2 - 1).map(Math.round);
     ctx.fillStyle = `rgb(${r},${g},${b})`;
     ctx.fillRect(x, 2, 1, barH);
   }
