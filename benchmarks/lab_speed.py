@@ -7,23 +7,28 @@ alternating, several times each.
 
 Per epoch it reports the training time (``EpochResult.seconds``, what the
 ``Epoch N`` lines show) and the wall time (the whole run, evaluation and the
-lab's drawing included, over its epochs); medians over all runs.
+lab's drawing included, over its epochs); medians over all runs.  It does so
+twice: with BLAS's threads as NumPy starts them (as ``nndl train`` runs), and
+with BLAS on one thread for both paths.  The lab draws on one BLAS thread, and
+that setting is process-wide, so it also changes how the evaluation after
+each epoch runs; the second measurement leaves only the cost of watching.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import platform
-import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import nndl
 from nndl.lab import Lab
@@ -70,7 +75,7 @@ def lab_run(host: str, port: int) -> tuple[list[float], float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=5, help="runs of each, alternating (default 5)")
+    parser.add_argument("--pairs", type=int, default=5, help="runs of each, alternating, per BLAS setting (default 5)")
     parser.add_argument("--output", default="benchmarks/results/lab_speed.txt")
     args = parser.parse_args()
 
@@ -85,21 +90,24 @@ def main() -> int:
         time.sleep(0.01)
     load_start = os.getloadavg()
     cli_run(data), lab_run(host, port)  # warm-up: compiled code loaded, caches filled
-    results = {"nndl train": [], "lab": []}
-    for _ in range(args.pairs):
-        results["nndl train"].append(cli_run(data))
-        results["lab"].append(lab_run(host, port))
+    results: dict[str, dict[str, list]] = {}
+    for blas in ("as NumPy starts it", "one thread"):
+        results[blas] = {"nndl train": [], "lab": []}
+        with contextlib.nullcontext() if blas == "as NumPy starts it" else threadpool_limits(1, user_api="blas"):
+            for _ in range(args.pairs):
+                results[blas]["nndl train"].append(cli_run(data))
+                results[blas]["lab"].append(lab_run(host, port))
     load_end = os.getloadavg()
     server.should_exit = True
     thread.join(30)
     lab.close()
 
-    def medians(runs) -> tuple[float, float]:
-        per_epoch = statistics.median(s for seconds, _ in runs for s in seconds)
-        wall = statistics.median(w / len(seconds) for seconds, w in runs)
+    def medians(runs, q: float = 0.5) -> tuple[float, float]:
+        """The q-quantiles of the per-epoch training times and of the runs' wall time per epoch."""
+        per_epoch = float(np.quantile([s for seconds, _ in runs for s in seconds], q))
+        wall = float(np.quantile([w / len(seconds) for seconds, w in runs], q))
         return per_epoch, wall
 
-    (cli_train, cli_wall), (lab_train, lab_wall) = medians(results["nndl train"]), medians(results["lab"])
     command = "python benchmarks/lab_speed.py" + "".join(f" {a}" for a in sys.argv[1:])
     report = [
         "# The training lab against nndl train: the notebook's run, seconds per epoch",
@@ -113,20 +121,32 @@ def main() -> int:
         f"Runs: {args.pairs} of each after one warm-up of each, alternating, in one process; "
         "the lab's runs started by POST /api/runs and watched by a client reading the event stream to the end.",
         "",
-        "| path | training s / epoch (median) | wall s / epoch (median) |",
-        "|---|---:|---:|",
-        f"| nndl train (nndl.train, as the command runs it) | {cli_train:.3f} | {cli_wall:.3f} |",
-        f"| the lab (POST /api/runs, events watched) | {lab_train:.3f} | {lab_wall:.3f} |",
-        f"| lab / nndl train | {lab_train / cli_train:.3f} | {lab_wall / cli_wall:.3f} |",
+        "| BLAS threads | path | training s / epoch, median (fastest tenth) | wall s / epoch, median (fastest tenth) |",
+        "|---|---|---:|---:|",
+    ]
+    for blas, runs in results.items():
+        (cli_train, cli_wall), (lab_train, lab_wall) = medians(runs["nndl train"]), medians(runs["lab"])
+        (cli_t10, cli_w10), (lab_t10, lab_w10) = medians(runs["nndl train"], 0.1), medians(runs["lab"], 0.1)
+        report += [
+            f"| {blas} | nndl train (nndl.train, as the command runs it) "
+            f"| {cli_train:.3f} ({cli_t10:.3f}) | {cli_wall:.3f} ({cli_w10:.3f}) |",
+            f"| {blas} | the lab (POST /api/runs, events watched) "
+            f"| {lab_train:.3f} ({lab_t10:.3f}) | {lab_wall:.3f} ({lab_w10:.3f}) |",
+            f"| {blas} | **lab / nndl train** | **{lab_train / cli_train:.2f}** ({lab_t10 / cli_t10:.2f}) "
+            f"| **{lab_wall / cli_wall:.2f}** ({lab_w10 / cli_w10:.2f}) |",
+        ]
+    report += [
         "",
         "Training s: the time in SGD steps, as the `Epoch N` lines show.  Wall s: the whole run, evaluation "
         "after each epoch (and the lab's starting, drawing and streaming) included, over its epochs.",
         "",
         "Every run, training seconds per epoch, then wall seconds per epoch:",
     ]
-    for name, runs in results.items():
-        for seconds, wall in runs:
-            report.append(f"- {name}: {' '.join(f'{s:.3f}' for s in seconds)} | {wall / len(seconds):.3f}")
+    for blas, paths in results.items():
+        for name, runs in paths.items():
+            for seconds, wall in runs:
+                times = " ".join(f"{s:.3f}" for s in seconds)
+                report.append(f"- BLAS {blas}, {name}: {times} | {wall / len(seconds):.3f}")
     text = "\n".join(report) + "\n"
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)

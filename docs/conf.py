@@ -52,7 +52,7 @@ nitpicky = True
 _EXTERNAL = (
     r"(numpy|np|numpy\.typing|npt|matplotlib|pathlib|os|io|typing|collections|argparse|gzip|threading"
     r"|starlette|uvicorn|torch|pytensor|sklearn|joblib|dask|distributed|tqdm|PIL|concurrent|enum"
-    r"|contextlib|signal|types|datetime|json|socket|zipfile|ndarray)(\..*)?"
+    r"|contextlib|signal|types|datetime|json|socket|zipfile|ndarray|asyncio)(\..*)?"
 )
 nitpick_ignore_regex = [
     (r"py:(class|obj|data|exc|func|meth|attr|mod)", _EXTERNAL),

@@ -32,6 +32,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -65,13 +66,16 @@ LAB_ENGINES = ("auto", "reference", "numpy", "numba", "torch")
 #: Mini-batches between two looks at a running network.
 BATCHES_PER_LOOK = 100
 #: Examples (the latest trained) on which the running training cost is measured at each look.
-COST_EXAMPLES = 200
+COST_EXAMPLES = 100
+#: Progress events sent per second at most (each carries the points since the last).
+PROGRESS_RATE = 20
 #: Hidden neurons whose incoming weights are pictured.
 MAX_PICTURED = 100
 #: Test digits shown with the network's answers.
 SAMPLES = 16
-#: Runs kept in a session, and how many of the latest keep their pictures and model.
+#: Runs kept in a session (the oldest is forgotten first).
 MAX_RUNS = 20
+#: Runs, the latest, that keep their pictures and model; older ones keep their results.
 KEEP_DETAIL = 3
 #: Running-cost points kept per run (thinned by half beyond).
 MAX_POINTS = 4000
@@ -160,6 +164,14 @@ def _png(pixels: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _lower_priority() -> None:
+    """Run the calling thread at the lowest CPU priority (Linux: threads
+    have their own nice value), so that on a busy machine the painter takes
+    only CPU time that training and other programs leave."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 def _copy(net: Network, settings: dict) -> Parameters:
     """A snapshot of ``net``'s parameters (contiguous copies, never changed afterwards)."""
     return Parameters(
@@ -225,6 +237,7 @@ class Run:
         self._looked: tuple[int, int] | None = None  # (epoch, batch) of the last look
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
         self._todo: deque[tuple] = deque()  # for the painter
+        self._evaluated: list[tuple[np.ndarray, np.ndarray]] = []  # the evaluation's answers, noted
         self._pending = 0  # bytes of parameter copies in _todo
         # what watchers have been told, kept for those who join late
         self.shown = {"state": "training", "position": dict(self.position), "error": None}
@@ -422,6 +435,7 @@ class Run:
         outcome, error = "finished", None
         try:
             self.net = on_engine(None, self.config)
+            self._observe_evaluation(self.net)
             train(self.config, data=self.data, net=self.net, log=None, on_epoch=self._on_epoch, pace=self._pace)
         except Interrupted:
             outcome = "stopped"
@@ -434,6 +448,25 @@ class Run:
         with self._cond:
             self._todo.append(("end", outcome, error))
             self._cond.notify_all()
+
+    def _observe_evaluation(self, net: Network) -> None:
+        """Keep the answers of the evaluation after each epoch as the network
+        gives them, for the confusion matrix, instead of computing them again.
+
+        The evaluation (:meth:`~nndl.network.Network.accuracy_and_cost`) is
+        the only caller of ``feedforward`` while training (the engines have
+        their own kernels), so this network's ``feedforward`` is watched: the
+        same function, its outputs noted on the way.  The class's method is
+        untouched, so the engine chosen, and the numbers, are the same."""
+        feedforward = net.feedforward
+
+        def noted(a: np.ndarray) -> np.ndarray:
+            out = feedforward(a)
+            if out.ndim == 2:
+                self._evaluated.append((out.argmax(axis=0), out.max(axis=0)))
+            return out
+
+        vars(net)["feedforward"] = noted
 
     def _pace(self, position: Position) -> int:
         """How many mini-batches to train from ``position``: where the lab looks, pauses and stops."""
@@ -459,12 +492,22 @@ class Run:
                 return BATCHES_PER_LOOK
 
     def _on_epoch(self, result: EpochResult) -> None:
-        self._look("epoch", result.epoch + 1, 0, self._order, result)
+        evaluated, self._evaluated = self._evaluated, []
+        answers = None
+        if evaluated:
+            answers = (np.concatenate([a for a, _ in evaluated]), np.concatenate([c for _, c in evaluated]))
+        self._look("epoch", result.epoch + 1, 0, self._order, result, answers)
         with self._cond:
             self.position = {"epoch": result.epoch + 1, "batch": 0, "batches": self.batches}
 
     def _look(
-        self, kind: str, epoch: int, batch: int, order: np.ndarray | None, result: EpochResult | None = None
+        self,
+        kind: str,
+        epoch: int,
+        batch: int,
+        order: np.ndarray | None,
+        result: EpochResult | None = None,
+        answers: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Hand the painter a copy of the parameters and the examples trained
         since the last look.  The painter keeps up easily (a look costs it
@@ -486,12 +529,13 @@ class Run:
             self._cond.wait_for(lambda: self._pending + size <= PENDING_BYTES or not self._todo or self._stopping)
             self._pending += size
             self._latest = params
-            self._todo.append((kind, params, epoch, batch, trained, result))
+            self._todo.append((kind, params, epoch, batch, trained, result, answers))
             self._cond.notify_all()
 
     # -- the painter thread --------------------------------------------------------
 
     def _paint(self) -> None:
+        _lower_priority()
         pending: list[list[float]] = []  # cost points not yet sent
         sent = 0.0
         while True:
@@ -504,9 +548,9 @@ class Run:
             kind = item[0]
             try:
                 if kind in ("look", "epoch"):
-                    _, params, epoch, batch, trained, result = item
+                    _, params, epoch, batch, trained, result, answers = item
                     with self.lab.one_blas_thread():
-                        point, frame = self._measure(params, epoch, batch, trained, kind == "epoch")
+                        point, frame = self._measure(params, epoch, batch, trained, kind == "epoch", answers)
                     with self._cond:
                         if point is not None:
                             self.points.append(point)
@@ -518,7 +562,8 @@ class Run:
                         self.shown["position"] = {"epoch": epoch, "batch": batch, "batches": self.batches}
                         if result is not None:
                             self.results.append(result)
-                        if frame is not None or result is not None or not self._todo or time.monotonic() - sent > 0.05:
+                        due = time.monotonic() - sent >= 1 / PROGRESS_RATE
+                        if frame is not None or result is not None or due:
                             self._publish("progress", {"position": self.shown["position"], "points": pending})
                             pending, sent = [], time.monotonic()
                         if result is not None:
@@ -553,7 +598,13 @@ class Run:
                 log.exception("run %d: drawing failed", self.id)
 
     def _measure(
-        self, params: Parameters, epoch: int, batch: int, trained: np.ndarray | None, end_of_epoch: bool
+        self,
+        params: Parameters,
+        epoch: int,
+        batch: int,
+        trained: np.ndarray | None,
+        end_of_epoch: bool,
+        answers: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[list[float] | None, dict | None]:
         """The running cost point and, after an epoch or before the first, the frame."""
         net = Network.from_parameters(params)
@@ -565,14 +616,17 @@ class Run:
                 point = [round(epoch + batch / self.batches, 5), round(cost, 6)]
         frame = None
         if end_of_epoch or (epoch == 0 and batch == 0 and not self.frames):
-            frame = self._draw(net, epoch)
+            frame = self._draw(net, epoch, answers)
         return point, frame
 
-    def _draw(self, net: Network, done: int) -> dict:
-        """The frame after ``done`` epochs: weights picture, confusion, answers."""
+    def _draw(self, net: Network, done: int, answers: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+        """The frame after ``done`` epochs: weights picture, confusion, answers
+        (``answers``: the evaluation's predictions and their activations, if noted)."""
         test = self.data[self.config.eval]
-        scores = net.scores(test.images)
-        predicted = scores.argmax(axis=1)
+        if answers is None or len(answers[0]) != len(test):
+            scores = net.scores(test.images)
+            answers = scores.argmax(axis=1), scores.max(axis=1)
+        predicted, activation = answers
         n = net.sizes[-1]
         labels = test.labels.astype(np.int64)
         confusion = np.bincount(labels * n + predicted, minlength=n * n).reshape(n, n)
@@ -588,7 +642,7 @@ class Run:
             "weights": {"png": picture, "count": len(w), "of": net.sizes[1], "side": side, "scale": self._scale},
             "confusion": confusion.tolist(),
             "answers": predicted[:k].tolist(),
-            "confidence": [round(float(s), 3) for s in scores[np.arange(k), predicted[:k]]],
+            "confidence": [round(float(a), 3) for a in activation[:k]],
         }
 
     _scale: float | None = None

@@ -59,7 +59,7 @@ STATUS = {KeyError: 404, RunStateError: 409, Gone: 410, TooMany: 503, NNDLError:
 
 def routes(lab: Lab) -> list:
     """The lab's routes, for ``lab``; ``/use`` replaces the draw page's
-    network through ``app.state.lessons`` (:class:`~nndl.inside.Lessons`)."""
+    network through ``app.state.lessons`` (the draw page's ``Lessons``)."""
     import anyio
     from starlette.exceptions import HTTPException
     from starlette.requests import ClientDisconnect, Request

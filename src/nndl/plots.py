@@ -267,7 +267,7 @@ class Live:
         net.SGD(data.train, 10, 10, 3.0, test_data=data.test, on_epoch=plots.live(net))
 
     In Jupyter the figure is shown once and replaced in place after each
-    epoch; elsewhere nothing is shown and :attr:`figure` holds the latest
+    epoch; elsewhere nothing is shown and ``figure`` holds the latest
     drawing (:func:`save` writes it).  ``net`` (None: curves only) is the
     network being trained; ``epochs`` fixes the x axis at the run's length.
     """
