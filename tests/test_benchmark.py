@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from nndl.benchmark import flops_per_example
+from nndl.bench.run import flops_per_example
 from nndl.cli import main
 
 

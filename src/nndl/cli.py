@@ -496,7 +496,7 @@ def run_bench(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from .benchmark import machine, run
+    from .bench.run import machine, run
     from .files import atomic_write, check_folder
 
     check_folder(args.output)  # checked first: the run takes minutes

@@ -2,7 +2,7 @@
 pick instead, measured in one run on one machine.
 
 Every measurement runs in a fresh Python process (``python -m
-nndl.benchmark --worker SPEC``), which reports as one JSON line:
+nndl.bench.run --worker SPEC``), which reports as one JSON line:
 
 * ``startup`` -- starting Python and importing nndl and the library that
   trains (measured from outside, as the process's time before loading data);
@@ -98,8 +98,8 @@ def _worker(job: Job) -> dict:
         if module:
             importlib.import_module(module)
     else:
-        from .loop import train_epoch
-        from .network import Network
+        from ..loop import train_epoch
+        from ..network import Network
 
         if job.name in ("numba", "auto") and importlib.util.find_spec("numba"):
             import numba  # noqa: F401
@@ -109,7 +109,7 @@ def _worker(job: Job) -> dict:
         return _train_worker(job.epochs)
 
     t = time.perf_counter()
-    from .data import load
+    from ..data import load
 
     data = load()
     images, labels = data.train.images[: job.n], data.train.y[: job.n]
@@ -134,7 +134,7 @@ def _worker(job: Job) -> dict:
 
 def _train_worker(epochs: int) -> dict:
     """``nndl train`` with its defaults, as the command runs it."""
-    from .train import TrainConfig, train
+    from ..train import TrainConfig, train
 
     t = time.perf_counter()
     _, history = train(TrainConfig(epochs=epochs), log=None)
@@ -156,7 +156,7 @@ def _run(job: Job, timeout: float = 900) -> dict:
     before loading data: the interpreter, nndl and the library it uses."""
     t = time.perf_counter()
     r = subprocess.run(
-        [sys.executable, "-m", "nndl.benchmark", "--worker", job.spec()],
+        [sys.executable, "-m", "nndl.bench.run", "--worker", job.spec()],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -311,7 +311,7 @@ def report(rows, sweep, whole, default, peaks, quick) -> str:
     by_config: dict = {}
     for job, result in sweep:
         by_config.setdefault((job.batch, job.hidden), {})[job.name] = (job, result)
-    from .engines import prefers_numba
+    from ..engines import prefers_numba
 
     for (m, h), engines in sorted(by_config.items()):
         cells, times = [], {}
