@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,25 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
     return engine_for(net, name)
 
 
+def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..., tuple[int, float]]:
+    """``accuracy_and_cost(X, labels)`` for ``net`` after each epoch: its
+    engine's own when it has one and ``X`` suits it (the compiled engine
+    evaluates over the nonzero pixels only), else the network's
+    :meth:`~nndl.network.Network.accuracy_and_cost` -- always that of a
+    subclass that changes how the network computes or evaluates."""
+    engine = select(net, inputs, mini_batch_size)
+    own = type(net).accuracy_and_cost
+    if engine is None or not hasattr(engine, "accuracy_and_cost") or own.__qualname__ != "Network.accuracy_and_cost":
+        return net.accuracy_and_cost
+
+    def evaluate(X: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
+        if X.dtype != inputs.dtype:
+            return net.accuracy_and_cost(X, labels)
+        return engine.accuracy_and_cost(net, X, labels)
+
+    return evaluate
+
+
 def engine_for(net: Any, name: str) -> Engine:
     """``net``'s engine object called ``name`` (made on first use)."""
     cache = _ENGINES.setdefault(net, {})
@@ -143,6 +163,7 @@ __all__ = [
     "check",
     "check_overflow",
     "engine_for",
+    "evaluator",
     "input_scale",
     "prefers_numba",
     "select",
