@@ -24,8 +24,10 @@ one class behind one small interface (:class:`~nndl.engines.base.Engine`).
     ``pytensor`` extra.
 ``auto``
     The reference if a subclass changed the step; else ``torch`` on a GPU,
-    ``numba`` when it is installed and applies and the mini-batches are not
-    large (see :func:`prefers_numba`), else ``numpy``.
+    ``numba`` when it applies and the mini-batches are not large (see
+    :func:`prefers_numba`), else ``numpy``.  Numba comes with nndl; where it
+    cannot be installed (a Python too new for it), ``auto`` says so once, on
+    stderr, and trains on ``numpy``.
 
 To add an engine: a module here with a class that has ``train_batches``, its
 name in :data:`nndl.config.ENGINES`, and a line in :func:`_make`.
@@ -34,6 +36,7 @@ name in :data:`nndl.config.ENGINES`, and a line in :func:`_make`.
 from __future__ import annotations
 
 import importlib
+import sys
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +86,8 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
         elif prefers_numba(net.sizes, mini_batch_size) and _numba_applies(net, inputs):
             name = "numba"
         else:
+            if prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
+                _say_once(NO_NUMBA)
             name = "numpy"
     elif name == "numba" and not _numba_applies(net, inputs):
         raise ConfigError(
@@ -123,6 +128,21 @@ def prefers_numba(sizes: list[int] | tuple[int, ...], mini_batch_size: int) -> b
     """Whether ``auto`` runs a ``[n_in, H, n_out]`` network with the compiled
     kernel (when it is installed and the inputs are bytes)."""
     return len(sizes) == 3 and mini_batch_size * sizes[1] <= NUMBA_MAX_WORK
+
+
+#: What ``auto`` says, once, when it would use the compiled engine but Numba does not import.
+NO_NUMBA = (
+    "nndl: Numba is not installed for this Python, so training runs on NumPy, a few times slower; "
+    "for the compiled engine: pip install numba"
+)
+_said: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    """Write ``message`` to stderr the first time only (per process)."""
+    if message not in _said:
+        _said.add(message)
+        print(message, file=sys.stderr, flush=True)
 
 
 def _numba_applies(net: Any, inputs: np.ndarray) -> bool:
