@@ -46,12 +46,25 @@ def matmul_peak(dtype, size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+#: ``python -c`` this, then ``nndl``'s arguments: the ``nndl`` command as
+#: ``python -m nndl`` runs it, writing its peak memory on stderr as it ends.
+#: (The kernel's own account of a child, ``ru_maxrss``, also holds the
+#: memory of the process that started it, before it became Python.)
+COMMAND = (
+    "import runpy, sys\n"
+    "from nndl.bench.worker import peak_mb\n"
+    "sys.argv[0] = 'nndl'\n"
+    "try:\n"
+    "    runpy.run_module('nndl', run_name='__main__', alter_sys=True)\n"
+    "finally:\n"
+    "    sys.stderr.write(f'\\npeak MB: {peak_mb()}\\n')\n"
+)
+
+
 def spawn(args: list[str], timeout: float) -> dict:
     """Run ``args`` (``args[0]`` the program's path) as a new process, as a
-    shell would: its wall time from start to exit, its peak memory in MB
-    (the kernel's account of the process, ``ru_maxrss``), its exit status and
-    what it printed.  A process still running after ``timeout`` seconds is
-    killed."""
+    shell would: its wall time from start to exit, its exit status and what
+    it printed.  A process still running after ``timeout`` seconds is killed."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
         t = time.perf_counter()
@@ -59,7 +72,7 @@ def spawn(args: list[str], timeout: float) -> dict:
         killer = threading.Timer(timeout, os.kill, (pid, signal.SIGKILL))
         killer.start()
         try:
-            _, status, usage = os.wait4(pid, 0)
+            _, status = os.waitpid(pid, 0)
         finally:
             killer.cancel()
         wall = time.perf_counter() - t
@@ -67,7 +80,6 @@ def spawn(args: list[str], timeout: float) -> dict:
         err.seek(0)
         return {
             "wall": wall,
-            "peak_mb": usage.ru_maxrss / 1024,
             "status": os.waitstatus_to_exitcode(status),
             "out": out.read().decode(errors="replace"),
             "err": err.read().decode(errors="replace"),
@@ -81,28 +93,28 @@ def _failure(done: dict) -> str:
 
 def run_job(job: Job, timeout: float = 900) -> dict:
     """Run ``job`` in a fresh process; add the whole process's wall time
-    (``wall``) and peak memory to what the worker reports."""
+    (``wall``) to what the worker reports."""
     job.spawned = time.time()
     done = spawn([sys.executable, "-m", "nndl.bench.worker", job.spec()], timeout)
     if done["status"] != 0:
         return {"error": _failure(done)}
     result = json.loads(done["out"].strip().splitlines()[-1])
-    result["wall"], result["peak_mb"] = done["wall"], done["peak_mb"]
+    result["wall"] = done["wall"]
     return result
 
 
 def run_command(args: list[str], runs: int = COMMAND_RUNS, timeout: float = 300) -> dict:
-    """``args`` run as a user runs a command: once to warm up, then ``runs``
-    times; the median wall time from start to exit, the largest peak memory,
-    and the last line it printed."""
+    """``nndl`` with ``args`` run as a user runs the command: once to warm up,
+    then ``runs`` times; the median wall time from start to exit, the largest
+    peak memory, and the last line it printed."""
     walls, peaks, last = [], [], ""
     for i in range(runs + 1):
-        done = spawn(args, timeout)
+        done = spawn([sys.executable, "-c", COMMAND, *args], timeout)
         if done["status"] != 0:
             return {"error": _failure(done)}
         if i:  # the first run only warms the caches
             walls.append(done["wall"])
-            peaks.append(done["peak_mb"])
+            peaks.append(float(done["err"].rsplit("peak MB: ", 1)[1]))
         last = (done["out"].strip().splitlines() or [""])[-1]
     return {"walls": walls, "wall": statistics.median(walls), "peak_mb": max(peaks), "last": last}
 
@@ -132,7 +144,7 @@ def run(quick: bool = False, only: list[str] | None = None, say: Callable[[str],
     runs = 2 if quick else COMMAND_RUNS
     say(f"nndl train, the command: a warm-up and {runs} runs ...")
     epochs = ["--epochs", "1"] if quick else []
-    report.command = run_command([sys.executable, "-m", "nndl", "train", *epochs], runs=runs)
+    report.command = run_command(["train", *epochs], runs=runs)
     say("nndl train, step by step ...")
     report.steps = run_job(Job("nndl train", "train", "auto", "float32", epochs=1 if quick else 10))
     for job in peer_jobs(quick):

@@ -140,8 +140,15 @@ def _nndl_train(job: Job) -> dict:
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory (``ru_maxrss``, KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory in MB since it became Python:
+    Linux's ``VmHWM``, else ``ru_maxrss`` (which on Linux also counts what
+    the process held before it started Python)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return usage / 2**20 if sys.platform == "darwin" else usage / 1024  # bytes on macOS, KiB elsewhere
 
 
 if __name__ == "__main__":
