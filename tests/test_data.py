@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import BOOK_PICKLE, write_idx
 
 from nndl import DataError, load, load_data, load_data_wrapper, vectorized_result
+from nndl import data as data_module
+from nndl.cache import CACHE_ENV, cache_dir
 from nndl.data import read_idx
 
 
@@ -175,3 +180,116 @@ def test_other_error_paths(tmp_path, tiny_arrays):
     np.savez(tmp_path / "obj.npz", train_images=np.array([object()]), train_labels=np.zeros(1))
     with pytest.raises(DataError, match="Python objects"):
         load(tmp_path / "obj.npz")
+
+
+# -- the bundled MNIST, decompressed once into the user's cache ---------------
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache folder, and load() made to look at it again."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    data_module._bundled.cache_clear()
+    yield tmp_path / "cache"
+    data_module._bundled.cache_clear()  # later tests map their own cache again
+
+
+def bundled_npz() -> dict[str, np.ndarray]:
+    """The bundled file read by NumPy itself: the oracle for every load."""
+    with np.load(Path(data_module.__file__).parent / "resources" / data_module.BUNDLED) as z:
+        return {k: z[k] for k in z.files}
+
+
+def assert_is_the_bundled_file(loaded):
+    want = bundled_npz()
+    for part in ("train", "validation", "test"):
+        assert np.array_equal(loaded[part].images, want[f"{part}_images"])
+        assert np.array_equal(loaded[part].labels, want[f"{part}_labels"])
+        assert loaded[part].labels.dtype == np.int64 and not loaded[part].images.flags.writeable
+
+
+def cache_file(folder):
+    (path,) = folder.glob("mnist-*.npy")
+    return path
+
+
+def test_the_cache_holds_the_bundled_file_and_is_mapped_next_time(fresh_cache, monkeypatch):
+    assert_is_the_bundled_file(load())
+    path = cache_file(fresh_cache)
+    assert hashlib.sha256(np.load(path)).hexdigest() == data_module.BUNDLED_SHA256
+    # next time nothing is decompressed: the arrays are views of the mapped file
+    data_module._bundled.cache_clear()
+    monkeypatch.setattr(data_module, "_bundled_payload", lambda: pytest.fail("decompressed again"))
+    again = load()
+    assert_is_the_bundled_file(again)
+    base = again.train.images
+    while not isinstance(base, np.memmap):
+        base = base.base
+    assert base.filename == str(path)
+
+
+def test_the_digest_is_that_of_the_bundled_file():
+    """The digest every cache file is checked against is the digest of what
+    the package ships, laid out as the cache keeps it."""
+    assert hashlib.sha256(data_module._bundled_payload()).hexdigest() == data_module.BUNDLED_SHA256
+
+
+def flip_a_byte(path):
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        flip_a_byte,  # one bit of one pixel: the header and size still fit
+        lambda p: p.write_bytes(p.read_bytes()[:-1000]),  # truncated
+        lambda p: p.write_bytes(b""),  # empty
+        lambda p: np.save(p, np.zeros(10, np.float64)),  # another array
+        lambda p: p.write_bytes(b"\x93NUMPY\x01\x00" + b"{'descr': '|u1', 'fortran_order': False, 'shape': (5" * 50),
+    ],
+    ids=["bit", "truncated", "empty", "other-array", "bad-header"],
+)
+def test_a_damaged_cache_is_made_again(fresh_cache, damage):
+    load()
+    path = cache_file(fresh_cache)
+    damage(path)
+    data_module._bundled.cache_clear()
+    assert_is_the_bundled_file(load())
+    assert hashlib.sha256(np.load(path)).hexdigest() == data_module.BUNDLED_SHA256  # and replaced, whole
+
+
+def test_without_a_writable_cache_the_data_still_loads(fresh_cache):
+    fresh_cache.parent.mkdir(exist_ok=True)
+    fresh_cache.write_text("a file where the folder should be")
+    assert_is_the_bundled_file(load())
+    assert fresh_cache.read_text() == "a file where the folder should be"
+
+
+def test_the_cache_folder_without_platformdirs(monkeypatch, tmp_path):
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "platformdirs", None)  # import platformdirs now fails
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "nndl"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "nndl"
+    monkeypatch.setenv(CACHE_ENV, "~/elsewhere")
+    assert cache_dir() == tmp_path / "home" / "elsewhere"
+
+
+def test_the_nonzero_pixels_come_with_the_bundled_images(mnist):
+    """The cache also holds each image's nonzero pixels (for the compiled
+    engine), equal to NumPy's own nonzero() of the images."""
+    nonzero_pixels = data_module.nonzero_pixels
+    for part in ("train", "test"):
+        images = mnist[part].images
+        indptr, pixels, values = nonzero_pixels(images)
+        rows, cols = np.nonzero(images)
+        assert np.array_equal(np.repeat(np.arange(len(images)), np.diff(indptr)), rows)
+        assert np.array_equal(pixels, cols) and pixels.dtype == np.uint16
+        assert np.array_equal(values, images[rows, cols])
+    # only for the bundled arrays themselves: a slice or a copy has none
+    assert nonzero_pixels(mnist.train.images[:10]) is None
+    assert nonzero_pixels(mnist.train.images.copy()) is None

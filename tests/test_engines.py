@@ -138,13 +138,22 @@ def test_compiled_engine_refuses_networks_it_cannot_run(mnist):
         net.SGD((mnist.train.images[:100], mnist.train.labels[:100]), 1, 10, 3.0, log=None)
 
 
-def test_without_the_extra_auto_falls_back_and_numba_names_the_extra(monkeypatch, mnist):
-    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now fails
+def test_without_numba_auto_falls_back_says_so_once_and_numba_names_the_extra(monkeypatch, capsys, mnist):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now fails, as where it has no build
+    monkeypatch.setattr(engines, "_said", set())
     with pytest.raises(MissingExtraError, match=r'pip install "nndl\[fast\]"'):
         Network([784, 30, 10], engine="numba")
+    data = (mnist.train.images[:200], mnist.train.labels[:200])
     net = Network([784, 30, 10], seed=0)
-    net.SGD((mnist.train.images[:200], mnist.train.labels[:200]), 1, 10, 3.0, log=None)
+    net.SGD(data, 2, 10, 3.0, log=None)
+    Network([784, 30, 10], seed=1).SGD(data, 1, 10, 3.0, log=None)
     assert list(engines._ENGINES[net]) == ["numpy"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Numba is not installed" in err and "pip install numba" in err
+    # where the compiled engine would not be used anyway, nothing is said
+    monkeypatch.setattr(engines, "_said", set())
+    Network([784, 20, 15, 10], seed=0).SGD(data, 1, 10, 3.0, log=None)
+    assert capsys.readouterr().err == ""
 
 
 def test_cuda_without_a_gpu_is_one_line_exit_2(monkeypatch, capsys):

@@ -25,6 +25,7 @@ import os
 import pickle
 import pickletools
 import struct
+import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from . import cache
 from .errors import ConfigError, DataError
 from .files import MAX_BYTES, Budget, one_line, open_npz, open_stream, read_bytes, read_capped
 
@@ -151,13 +153,103 @@ def load(path: str | os.PathLike | None = None) -> Dataset:
 
 @functools.cache
 def _bundled() -> Dataset:
+    """The bundled MNIST, memory-mapped from the user's cache (decompressed
+    there on first use and checked on every use, :func:`nndl.cache.mapped`),
+    read-only."""
+    payload = cache.mapped(f"mnist-{BUNDLED_SHA256[:16]}.npy", BUNDLED_SHA256, _bundled_payload)
+    return _unpack(payload)
+
+
+# -- the bundled MNIST as the cache keeps it -----------------------------------
+#
+# One run of bytes: a table of sizes, then for each part (train, validation,
+# test) its images (n, width) uint8 and labels (n,) int64 -- the arrays load()
+# gives -- and its images' nonzero pixels in compressed-sparse-row form:
+# indptr (n + 1,) int64, pixels (nnz,) uint16 and values (nnz,) uint8, image r's
+# nonzero pixels being pixels[indptr[r]:indptr[r + 1]].  Every array starts on
+# a 64-byte boundary.
+
+#: SHA-256 of that run of bytes for the bundled ``mnist.npz``.
+BUNDLED_SHA256 = "e2c8f3baa2a1a4aeb260c6266e91224d76787490865720170e40f10388d46fa1"
+#: Where the table of sizes ends and the first array starts.
+_TABLE = 128
+_PARTS = ("train", "validation", "test")
+
+#: The nonzero pixels of each of the bundled parts' image arrays, by ``id``.
+_NONZERO: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
+def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(indptr, pixels, values)`` of the bundled MNIST's ``images`` (one
+    part's array itself, not a slice or copy), from the cache; else None.
+    Image ``r``'s nonzero pixels are ``pixels[indptr[r]:indptr[r+1]]``, their
+    bytes ``values[...]``."""
+    found = _NONZERO.get(id(images))
+    return found[1] if found is not None and found[0]() is images else None
+
+
+def _layout(width: int, sizes: list[tuple[int, int]]) -> tuple[list[list[tuple[int, np.dtype, tuple]]], int]:
+    """Where each part's arrays lie in the run of bytes, for images of
+    ``width`` pixels and ``(n, nnz)`` per part: ``(offset, dtype, shape)``
+    of images, labels, indptr, pixels, values; and the total length."""
+    at, parts = _TABLE, []
+    for n, nnz in sizes:
+        arrays = []
+        for dtype, shape in (("u1", (n, width)), ("<i8", (n,)), ("<i8", (n + 1,)), ("<u2", (nnz,)), ("u1", (nnz,))):
+            dtype = np.dtype(dtype)
+            arrays.append((at, dtype, shape))
+            at += -(-math.prod(shape) * dtype.itemsize // 64) * 64
+        parts.append(arrays)
+    return parts, at
+
+
+def _bundled_payload() -> np.ndarray:
+    """The run of bytes for the bundled ``mnist.npz`` (decompressed, checked)."""
     ref = resources.files("nndl") / "resources" / BUNDLED
     with resources.as_file(ref) as p:
         data = _load_npz(p)
-    for split in (data.train, data.validation, data.test):
-        split.images.setflags(write=False)
-        split.labels.setflags(write=False)
-    return data
+    width = data.n_inputs
+    splits = [data[part] for part in _PARTS]
+    nonzero = [_nonzero(s.images) for s in splits]
+    parts, total = _layout(width, [(len(s), len(z[1])) for s, z in zip(splits, nonzero)])
+    payload = np.zeros(total, np.uint8)
+    table = [width] + [count for s, z in zip(splits, nonzero) for count in (len(s), len(z[1]))]
+    payload[:_TABLE].view("<i8")[: len(table)] = table
+    for arrays, split, (indptr, pixels, values) in zip(parts, splits, nonzero):
+        for (at, dtype, _), a in zip(arrays, (split.images, split.labels, indptr, pixels, values)):
+            payload[at : at + a.nbytes] = np.ascontiguousarray(a, dtype=dtype).reshape(-1).view(np.uint8)
+    return payload
+
+
+def _nonzero(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compressed-sparse-row form of ``uint8`` images ``(n, width)``, a
+    block of images at a time (NumPy's index arrays are 16 bytes a pixel)."""
+    counts = np.count_nonzero(images, axis=1)
+    indptr = np.zeros(len(images) + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    pixels = np.empty(indptr[-1], np.uint16)
+    values = np.empty(indptr[-1], np.uint8)
+    for k in range(0, len(images), 5000):
+        rows, cols = np.nonzero(images[k : k + 5000])
+        pixels[indptr[k] : indptr[k] + len(cols)] = cols
+        values[indptr[k] : indptr[k] + len(cols)] = images[k : k + 5000][rows, cols]
+    return indptr, pixels, values
+
+
+def _unpack(payload: np.ndarray) -> Dataset:
+    """The Dataset (and the nonzero pixels) whose arrays are views of ``payload``."""
+    table = payload[:_TABLE].view("<i8")
+    width = int(table[0])
+    parts, _ = _layout(width, [(int(table[1 + 2 * i]), int(table[2 + 2 * i])) for i in range(len(_PARTS))])
+    splits = []
+    for arrays in parts:
+        images, labels, *nonzero = (
+            payload[at : at + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+            for at, dtype, shape in arrays
+        )
+        _NONZERO[id(images)] = (weakref.ref(images), tuple(nonzero))
+        splits.append(Split(images, labels))
+    return Dataset(*splits, name=BUNDLED)
 
 
 def _make_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:

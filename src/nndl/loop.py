@@ -14,6 +14,7 @@ reports.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ from .errors import DataError, NNDLError
 from .history import EpochResult, History
 from .inputs import as_float, test_arrays, training_arrays
 
-#: Mini-batches trained between progress-bar updates (and ``stop`` checks).
+#: Mini-batches trained between ``stop`` checks (and at least between progress-bar updates).
 BATCHES_PER_UPDATE = 100
+#: Progress-bar updates per epoch, at most.
+BAR_UPDATES = 20
 
 #: ``pace(position)``: how many mini-batches to train from ``position`` before asking again; 0 stops.
 Pace = Callable[["Position"], int]
@@ -91,6 +94,7 @@ def sgd(
     inputs, targets = training_arrays(training_data, net.sizes)
     targets = targets.astype(net.dtype, copy=False)
     test = None if test_data is None else test_arrays(test_data, net.sizes)
+    evaluate = None if test is None else engines.evaluator(net, inputs, mini_batch_size)
     history = History() if history is None else history
     start = Position() if start is None else start
     for j in range(start.epoch, epochs):
@@ -110,8 +114,8 @@ def sgd(
         except Interrupted as e:
             e.history = history
             raise
-        if test is not None:
-            result.correct, result.cost = net.accuracy_and_cost(*test)
+        if evaluate is not None:
+            result.correct, result.cost = evaluate(*test)
             result.total = len(test[1])
             result.accuracy = result.correct / result.total
         history.epochs.append(result)
@@ -143,27 +147,33 @@ def train_epoch(
     The order is a fresh permutation drawn from the network's generator,
     unless ``start`` carries the order of an epoch cut short and the
     mini-batch to go on from (checked against the data first).  Mini-batches
-    run in groups: ``pace(position)`` (default: :data:`BATCHES_PER_UPDATE`)
-    says how many before the next question, 0 to stop; ``stop()`` is asked
-    after each group.  A stop raises :class:`Interrupted` with the position
-    reached.
+    run in groups: ``pace(position)`` says how many before the next
+    question, 0 to stop; without it a group is :data:`BATCHES_PER_UPDATE`
+    mini-batches when ``stop()`` is given (asked after each group), a
+    twentieth of the epoch when a progress bar shows, else the whole epoch
+    (the fewer the groups, the less the engine's per-call cost).  A stop
+    raises :class:`Interrupted` with the position reached.
 
     Raises :class:`DivergedError` as soon as a number overflows or the
     parameters stop being finite.
     """
-    from tqdm import tqdm
-
     n = len(inputs)
     n_batches = -(-n // mini_batch_size)
     if start is not None and start.order is not None:
         order, k = check_position(start, n, n_batches)
     else:
         order, k = net.rng.permutation(n), 0
-    bar = tqdm(total=n_batches, initial=k, desc=f"Epoch {epoch}", unit="batch", leave=False, disable=_quiet(progress))
+    bar = progress_bar(progress, total=n_batches, initial=k, desc=f"Epoch {epoch}", unit="batch", leave=False)
+    if stop is not None:
+        group = BATCHES_PER_UPDATE
+    elif bar is not None:
+        group = max(BATCHES_PER_UPDATE, -(-n_batches // BAR_UPDATES))
+    else:
+        group = n_batches
     seconds = 0.0
     try:
         while k < n_batches:
-            count = BATCHES_PER_UPDATE if pace is None else pace(Position(epoch, order, k))
+            count = group if pace is None else pace(Position(epoch, order, k))
             if count < 1:
                 _check_finite(net, epoch, eta)
                 raise Interrupted(Position(epoch, order, k))
@@ -173,7 +183,8 @@ def train_epoch(
             with np.errstate(over="raise", invalid="raise"):
                 train_range(net, inputs, targets, order, mini_batch_size, eta, k, last)
             seconds += time.perf_counter() - t0
-            bar.update(last - k)
+            if bar is not None:
+                bar.update(last - k)
             k = last
             if stop is not None and k < n_batches and stop():
                 _check_finite(net, epoch, eta)
@@ -183,7 +194,8 @@ def train_epoch(
             f"training diverged in epoch {epoch}: the numbers overflowed (eta = {eta}); try a smaller eta"
         ) from None
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     _check_finite(net, epoch, eta)
     return EpochResult(epoch=epoch, seconds=seconds)
 
@@ -245,4 +257,29 @@ def _quiet(progress: bool | None) -> bool | None:
     return None if progress is None else not progress
 
 
-__all__ = ["BATCHES_PER_UPDATE", "DivergedError", "Interrupted", "Position", "sgd", "train_epoch", "train_range"]
+def progress_bar(progress: bool | None, **options: Any) -> Any:
+    """A tqdm bar on stderr if ``progress`` (None: if stderr is a terminal),
+    else None -- and then tqdm is not even imported."""
+    if progress is None:
+        try:
+            progress = sys.stderr.isatty()
+        except (AttributeError, ValueError):  # no stderr, or a closed one
+            progress = False
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(**options)
+
+
+__all__ = [
+    "BAR_UPDATES",
+    "BATCHES_PER_UPDATE",
+    "DivergedError",
+    "Interrupted",
+    "Position",
+    "progress_bar",
+    "sgd",
+    "train_epoch",
+    "train_range",
+]

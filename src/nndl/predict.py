@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, require
+from .cache import CACHE_ENV, cache_dir  # noqa: F401 (CACHE_ENV: the variable users set, named here too)
+from .errors import DataError
 from .modelfile import MODEL_FORMAT
 from .network import Network
 from .train import TrainConfig, train
 
-#: Set this to keep the default model somewhere other than the user's cache folder.
-CACHE_ENV = "NNDL_CACHE_DIR"
 #: The most images one ``predict`` call reads.
 MAX_IMAGES = 100_000
 
@@ -70,15 +69,6 @@ def predict_images(net: Network, paths: Sequence[str | os.PathLike]) -> list[Pre
         raise DataError(f"give from 1 to {MAX_IMAGES:,} images, got {len(paths):,}")
     inputs = np.stack([load_digit(p) for p in paths])
     return predict_digits(net, inputs, [str(p) for p in paths])
-
-
-def cache_dir() -> Path:
-    """Where the default model is kept: ``$NNDL_CACHE_DIR`` if set, else the
-    user's cache folder (``~/.cache/nndl`` on Linux)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    platformdirs = require("platformdirs", "the default model", "predict")
-    return Path(platformdirs.user_cache_dir("nndl"))
 
 
 def default_model_path(config: TrainConfig | None = None) -> Path:

@@ -24,8 +24,10 @@ one class behind one small interface (:class:`~nndl.engines.base.Engine`).
     ``pytensor`` extra.
 ``auto``
     The reference if a subclass changed the step; else ``torch`` on a GPU,
-    ``numba`` when it is installed and applies and the mini-batches are not
-    large (see :func:`prefers_numba`), else ``numpy``.
+    ``numba`` when it applies and the mini-batches are not large (see
+    :func:`prefers_numba`), else ``numpy``.  Numba comes with nndl; where it
+    cannot be installed (a Python too new for it), ``auto`` says so once, on
+    stderr, and trains on ``numpy``.
 
 To add an engine: a module here with a class that has ``train_batches``, its
 name in :data:`nndl.config.ENGINES`, and a line in ``_make``.
@@ -34,7 +36,9 @@ name in :data:`nndl.config.ENGINES`, and a line in ``_make``.
 from __future__ import annotations
 
 import importlib
+import sys
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -82,6 +86,8 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
         elif prefers_numba(net.sizes, mini_batch_size) and _numba_applies(net, inputs):
             name = "numba"
         else:
+            if prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
+                _say_once(NO_NUMBA)
             name = "numpy"
     elif name == "numba" and not _numba_applies(net, inputs):
         raise ConfigError(
@@ -89,6 +95,25 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
             f"and inputs of dtype {inputs.dtype} (use engine 'numpy')"
         )
     return engine_for(net, name)
+
+
+def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..., tuple[int, float]]:
+    """``accuracy_and_cost(X, labels)`` for ``net`` after each epoch: its
+    engine's own when it has one and ``X`` suits it (the compiled engine
+    evaluates over the nonzero pixels only), else the network's
+    :meth:`~nndl.network.Network.accuracy_and_cost` -- always that of a
+    subclass that changes how the network computes or evaluates."""
+    engine = select(net, inputs, mini_batch_size)
+    own = type(net).accuracy_and_cost
+    if engine is None or not hasattr(engine, "accuracy_and_cost") or own.__qualname__ != "Network.accuracy_and_cost":
+        return net.accuracy_and_cost
+
+    def evaluate(X: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
+        if X.dtype != inputs.dtype:
+            return net.accuracy_and_cost(X, labels)
+        return engine.accuracy_and_cost(net, X, labels)
+
+    return evaluate
 
 
 def engine_for(net: Any, name: str) -> Engine:
@@ -103,6 +128,21 @@ def prefers_numba(sizes: list[int] | tuple[int, ...], mini_batch_size: int) -> b
     """Whether ``auto`` runs a ``[n_in, H, n_out]`` network with the compiled
     kernel (when it is installed and the inputs are bytes)."""
     return len(sizes) == 3 and mini_batch_size * sizes[1] <= NUMBA_MAX_WORK
+
+
+#: What ``auto`` says, once, when it would use the compiled engine but Numba does not import.
+NO_NUMBA = (
+    "nndl: Numba is not installed for this Python, so training runs on NumPy, a few times slower; "
+    "for the compiled engine: pip install numba"
+)
+_said: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    """Write ``message`` to stderr the first time only (per process)."""
+    if message not in _said:
+        _said.add(message)
+        print(message, file=sys.stderr, flush=True)
 
 
 def _numba_applies(net: Any, inputs: np.ndarray) -> bool:
@@ -143,6 +183,7 @@ __all__ = [
     "check",
     "check_overflow",
     "engine_for",
+    "evaluator",
     "input_scale",
     "prefers_numba",
     "select",

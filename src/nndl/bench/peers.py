@@ -1,10 +1,12 @@
 """What users would pick instead: the same training in other code, for the benchmark.
 
 Each peer trains a ``[784, H, 10]`` sigmoid network by mini-batch SGD and is
-built by a function ``peer(X, labels, sizes, batch, eta, dtype, seed)``
-that returns ``epoch()``, a callable that trains one epoch (shuffle, then
-every mini-batch in turn).  Building it converts the data to the peer's own
-format; the benchmark times that apart from the epochs.
+built by a function ``peer(X, labels, X_test, labels_test, sizes, batch, eta,
+dtype, seed)`` that returns ``(epoch, evaluate)``: ``epoch()`` trains one
+epoch (shuffle, then every mini-batch in turn), ``evaluate()`` counts the
+test images it gets right, as ``nndl train`` does after each epoch.
+Building a peer converts the data to its own format; the benchmark times
+that apart from the epochs.
 
 * :class:`BookNetwork` -- the book's algorithm, one example at a time, in
   Python 3 (written here for the benchmark), with the sigmoid and its
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 Epoch = Callable[[], None]
+Peer = tuple[Epoch, Callable[[], int]]
 
 
 class BookNetwork:
@@ -66,6 +69,14 @@ class BookNetwork:
         self.biases = [b - rate * s for b, s in zip(self.biases, sum_b)]
         self.weights = [w - rate * s for w, s in zip(self.weights, sum_w)]
 
+    def feedforward(self, a: np.ndarray) -> np.ndarray:
+        for b, w in zip(self.biases, self.weights):
+            a = self.sigmoid(np.dot(w, a) + b)
+        return a
+
+    def evaluate(self, test_data: list) -> int:
+        return sum(int(np.argmax(self.feedforward(x)) == y) for x, y in test_data)
+
     def backprop(self, x: np.ndarray, y: np.ndarray):
         activation, activations, zs = x, [x], []
         for b, w in zip(self.biases, self.weights):
@@ -91,20 +102,21 @@ def _sigmoid_prime(z):
     return _sigmoid(z) * (1 - _sigmoid(z))
 
 
-def book(X, labels, sizes, batch, eta, dtype, seed, vectorize: bool = True) -> Epoch:
+def book(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed, vectorize: bool = True) -> Peer:
     eye = np.eye(sizes[-1], dtype=dtype)
     data = [(x.reshape(-1, 1), eye[:, [t]]) for x, t in zip(X.astype(dtype), labels)]
+    test = [(x.reshape(-1, 1), int(t)) for x, t in zip(X_test.astype(dtype), labels_test)]
     net = BookNetwork(sizes, seed, dtype, vectorize)
-    return lambda: net.epoch(data, batch, eta)
+    return (lambda: net.epoch(data, batch, eta)), (lambda: net.evaluate(test))
 
 
-def book_exp(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
-    return book(X, labels, sizes, batch, eta, dtype, seed, vectorize=False)
+def book_exp(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
+    return book(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed, vectorize=False)
 
 
-def vectorized_numpy(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+def vectorized_numpy(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
     rng = np.random.default_rng(seed)
-    X = X.astype(dtype)
+    X, X_test = X.astype(dtype), X_test.astype(dtype)
     Y = np.eye(sizes[-1], dtype=dtype)[labels]
     ws = [rng.standard_normal((k, n)).astype(dtype) for k, n in zip(sizes[:-1], sizes[1:])]
     bs = [rng.standard_normal(n).astype(dtype) for n in sizes[1:]]
@@ -125,13 +137,19 @@ def vectorized_numpy(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
                 ws[l] -= rate * grad_w
                 bs[l] -= rate * grad_b
 
-    return epoch
+    def evaluate() -> int:
+        a = X_test
+        for w, b in zip(ws, bs):
+            a = 1 / (1 + np.exp(-(a @ w + b)))
+        return int((a.argmax(axis=1) == labels_test).sum())
+
+    return epoch, evaluate
 
 
-def sklearn_mlp(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+def sklearn_mlp(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
     from sklearn.neural_network import MLPClassifier
 
-    X = X.astype(dtype)
+    X, X_test = X.astype(dtype), X_test.astype(dtype)
     model = MLPClassifier(
         hidden_layer_sizes=tuple(sizes[1:-1]),
         activation="logistic",
@@ -146,10 +164,12 @@ def sklearn_mlp(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
         random_state=seed,
     )
     classes = np.arange(sizes[-1])
-    return lambda: model.partial_fit(X, labels, classes=classes)
+    return (lambda: model.partial_fit(X, labels, classes=classes)), (
+        lambda: int((model.predict(X_test) == labels_test).sum())
+    )
 
 
-def torch_sgd(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+def torch_sgd(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
     import torch
 
     torch.manual_seed(seed)
@@ -161,6 +181,7 @@ def torch_sgd(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
     optimizer = torch.optim.SGD(model.parameters(), lr=eta)
     Xt = torch.from_numpy(X.astype(dtype))
     Yt = torch.from_numpy(np.eye(sizes[-1], dtype=dtype)[labels])
+    Xt_test, yt_test = torch.from_numpy(X_test.astype(dtype)), torch.from_numpy(labels_test)
 
     def epoch() -> None:
         order = torch.randperm(len(Xt))
@@ -171,10 +192,14 @@ def torch_sgd(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
             loss.backward()
             optimizer.step()
 
-    return epoch
+    def evaluate() -> int:
+        with torch.no_grad():
+            return int((model(Xt_test).argmax(dim=1) == yt_test).sum())
+
+    return epoch, evaluate
 
 
-def jax_scan(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
+def jax_scan(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
     import jax
 
     if np.dtype(dtype) == np.float64:
@@ -190,11 +215,19 @@ def jax_scan(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
         for k, m in zip(sizes[:-1], sizes[1:])
     ]
 
-    def cost(params, x, y):
-        a = x
+    Xj_test, yj_test = jnp.asarray(X_test.astype(dtype)), jnp.asarray(labels_test)
+
+    def feedforward(params, a):
         for w, b in params:
             a = jax.nn.sigmoid(a @ w + b)
-        return jnp.sum((a - y) ** 2) / (2 * len(x))
+        return a
+
+    def cost(params, x, y):
+        return jnp.sum((feedforward(params, x) - y) ** 2) / (2 * len(x))
+
+    @jax.jit
+    def correct(params):
+        return jnp.sum(jnp.argmax(feedforward(params, Xj_test), axis=1) == yj_test)
 
     def step(params, xy):
         grads = jax.grad(cost)(params, *xy)
@@ -213,7 +246,7 @@ def jax_scan(X, labels, sizes, batch, eta, dtype, seed) -> Epoch:
         state["key"], key = jax.random.split(state["key"])
         state["params"] = jax.block_until_ready(run_epoch(state["params"], key))
 
-    return epoch
+    return epoch, (lambda: int(correct(state["params"])))
 
 
 #: name -> (builder, module it needs, pip install command)
