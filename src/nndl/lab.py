@@ -237,7 +237,6 @@ class Run:
         self._looked: tuple[int, int] | None = None  # (epoch, batch) of the last look
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
         self._todo: deque[tuple] = deque()  # for the painter
-        self._evaluated: list[tuple[np.ndarray, np.ndarray]] = []  # the evaluation's answers, noted
         self._pending = 0  # bytes of parameter copies in _todo
         # what watchers have been told, kept for those who join late
         self.shown = {"state": "training", "position": dict(self.position), "error": None}
@@ -435,7 +434,6 @@ class Run:
         outcome, error = "finished", None
         try:
             self.net = on_engine(None, self.config)
-            self._observe_evaluation(self.net)
             train(self.config, data=self.data, net=self.net, log=None, on_epoch=self._on_epoch, pace=self._pace)
         except Interrupted:
             outcome = "stopped"
@@ -448,25 +446,6 @@ class Run:
         with self._cond:
             self._todo.append(("end", outcome, error))
             self._cond.notify_all()
-
-    def _observe_evaluation(self, net: Network) -> None:
-        """Keep the answers of the evaluation after each epoch as the network
-        gives them, for the confusion matrix, instead of computing them again.
-
-        The evaluation (:meth:`~nndl.network.Network.accuracy_and_cost`) is
-        the only caller of ``feedforward`` while training (the engines have
-        their own kernels), so this network's ``feedforward`` is watched: the
-        same function, its outputs noted on the way.  The class's method is
-        untouched, so the engine chosen, and the numbers, are the same."""
-        feedforward = net.feedforward
-
-        def noted(a: np.ndarray) -> np.ndarray:
-            out = feedforward(a)
-            if out.ndim == 2:
-                self._evaluated.append((out.argmax(axis=0), out.max(axis=0)))
-            return out
-
-        vars(net)["feedforward"] = noted
 
     def _pace(self, position: Position) -> int:
         """How many mini-batches to train from ``position``: where the lab looks, pauses and stops."""
@@ -492,11 +471,7 @@ class Run:
                 return BATCHES_PER_LOOK
 
     def _on_epoch(self, result: EpochResult) -> None:
-        evaluated, self._evaluated = self._evaluated, []
-        answers = None
-        if evaluated:
-            answers = (np.concatenate([a for a, _ in evaluated]), np.concatenate([c for _, c in evaluated]))
-        self._look("epoch", result.epoch + 1, 0, self._order, result, answers)
+        self._look("epoch", result.epoch + 1, 0, self._order, result)
         with self._cond:
             self.position = {"epoch": result.epoch + 1, "batch": 0, "batches": self.batches}
 
@@ -507,7 +482,6 @@ class Run:
         batch: int,
         order: np.ndarray | None,
         result: EpochResult | None = None,
-        answers: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Hand the painter a copy of the parameters and the examples trained
         since the last look.  The painter keeps up easily (a look costs it
@@ -529,7 +503,7 @@ class Run:
             self._cond.wait_for(lambda: self._pending + size <= PENDING_BYTES or not self._todo or self._stopping)
             self._pending += size
             self._latest = params
-            self._todo.append((kind, params, epoch, batch, trained, result, answers))
+            self._todo.append((kind, params, epoch, batch, trained, result))
             self._cond.notify_all()
 
     # -- the painter thread --------------------------------------------------------
@@ -548,9 +522,9 @@ class Run:
             kind = item[0]
             try:
                 if kind in ("look", "epoch"):
-                    _, params, epoch, batch, trained, result, answers = item
+                    _, params, epoch, batch, trained, result = item
                     with self.lab.one_blas_thread():
-                        point, frame = self._measure(params, epoch, batch, trained, kind == "epoch", answers)
+                        point, frame = self._measure(params, epoch, batch, trained, kind == "epoch")
                     with self._cond:
                         if point is not None:
                             self.points.append(point)
@@ -604,7 +578,6 @@ class Run:
         batch: int,
         trained: np.ndarray | None,
         end_of_epoch: bool,
-        answers: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[list[float] | None, dict | None]:
         """The running cost point and, after an epoch or before the first, the frame."""
         net = Network.from_parameters(params)
@@ -616,17 +589,14 @@ class Run:
                 point = [round(epoch + batch / self.batches, 5), round(cost, 6)]
         frame = None
         if end_of_epoch or (epoch == 0 and batch == 0 and not self.frames):
-            frame = self._draw(net, epoch, answers)
+            frame = self._draw(net, epoch)
         return point, frame
 
-    def _draw(self, net: Network, done: int, answers: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
-        """The frame after ``done`` epochs: weights picture, confusion, answers
-        (``answers``: the evaluation's predictions and their activations, if noted)."""
+    def _draw(self, net: Network, done: int) -> dict:
+        """The frame after ``done`` epochs: weights picture, confusion, answers."""
         test = self.data[self.config.eval]
-        if answers is None or len(answers[0]) != len(test):
-            scores = net.scores(test.images)
-            answers = scores.argmax(axis=1), scores.max(axis=1)
-        predicted, activation = answers
+        scores = net.scores(test.images)
+        predicted, activation = scores.argmax(axis=1), scores.max(axis=1)
         n = net.sizes[-1]
         labels = test.labels.astype(np.int64)
         confusion = np.bincount(labels * n + predicted, minlength=n * n).reshape(n, n)
