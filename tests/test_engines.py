@@ -11,7 +11,7 @@ import pytest
 from nndl import ConfigError, Network, engines
 from nndl.cli import main
 from nndl.errors import MissingExtraError
-from nndl.loop import train_range
+from nndl.loop import Watch, train_range
 
 FAST_ENGINES = ["numpy", "numba", "torch"]
 
@@ -204,3 +204,107 @@ def test_compiled_engine_reports_an_overflowing_weighted_input(mnist):
     net.weights[0] *= 1e307
     with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
         train_range(net, *data, 3.0, 0, 20)
+
+
+class CostRecording(Network):
+    """The reference, recording the quadratic cost of each mini-batch from the
+    output activations ``backprop`` computes (before the step), as it passes
+    them to ``cost_derivative``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.costs: list[float] = []
+
+    def cost_derivative(self, output_activations: np.ndarray, y: np.ndarray) -> np.ndarray:
+        miss = (output_activations - y).astype(np.float64)
+        self.costs.append(float((miss * miss).sum()) / (2 * y.shape[1]))
+        return super().cost_derivative(output_activations, y)
+
+
+@pytest.mark.parametrize("engine", ["reference", *FAST_ENGINES, "pytensor"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_each_mini_batchs_cost_is_the_one_backprop_sees(mnist, engine, dtype):
+    if engine == "pytensor":
+        pytest.importorskip("pytensor")  # an optional extra; the others are always installed
+    # 203 examples in mini-batches of 10: the last one has 3
+    X, labels = mnist.train.images[:203], mnist.train.labels[:203]
+    targets = np.eye(10, dtype=dtype)[labels]
+    order = np.random.default_rng(2).permutation(len(X))
+    oracle = CostRecording([784, 30, 10], seed=0, dtype=dtype)
+    train_range(oracle, X, targets, order, 10, 3.0, 0, 21)
+    net = Network([784, 30, 10], seed=0, dtype=dtype, engine=engine)
+    costs = np.full(21 - 5, np.nan)
+    train_range(net, X, targets, order, 10, 3.0, 0, 5)
+    train_range(net, X, targets, order, 10, 3.0, 5, 21, costs)
+    assert len(oracle.costs) == 21 and np.all(np.isfinite(costs))
+    np.testing.assert_allclose(costs, oracle.costs[5:], rtol=1e-10 if dtype == "float64" else 2e-5)
+    # measuring the costs changes nothing
+    quiet = Network([784, 30, 10], seed=0, dtype=dtype, engine=engine)
+    train_range(quiet, X, targets, order, 10, 3.0, 0, 21)
+    for a, b in zip(params(quiet), params(net)):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("engine", ["reference", "numpy", "numba"])
+def test_the_evaluation_gives_each_examples_answer(mnist, engine):
+    net = Network([784, 30, 10], seed=3, engine=engine)
+    targets = np.eye(10)[mnist.train.labels]
+    train_range(net, mnist.train.images, targets, np.arange(len(targets)), 10, 3.0, 0, 100)
+    evaluate = engines.evaluator(net, mnist.train.images, 10)
+    X, labels = mnist.test.images, mnist.test.labels
+    guesses = np.full(len(labels), -1, np.int64)
+    correct, cost = evaluate(X, labels, guesses)
+    want = Network.from_parameters(net_parameters(net))  # the readable path, on its own copy
+    assert np.array_equal(guesses, want.predict(X))
+    assert correct == int((guesses == labels).sum()) and (correct, cost) == pytest.approx(
+        want.accuracy_and_cost(X, labels)
+    )
+    assert evaluate(X, labels) == (correct, cost)  # without guesses: the same figures
+
+
+def net_parameters(net: Network):
+    from nndl.modelfile import Parameters
+
+    return Parameters(list(net.sizes), [w.copy() for w in net.weights], [b.copy() for b in net.biases], {}, net.seed)
+
+
+class Recorder(Watch):
+    """A watch that paces in odd groups and keeps all it is told."""
+
+    answers = True
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[int, int, np.ndarray]] = []
+        self.predicted: dict[int, np.ndarray] = {}
+
+    def __call__(self, position) -> int:
+        return 7
+
+    def trained(self, position, costs) -> None:
+        self.groups.append((position.epoch, position.batch, costs.copy()))
+
+    def evaluated(self, epoch, predicted) -> None:
+        self.predicted[epoch] = predicted
+
+
+@pytest.mark.parametrize("engine", ["reference", "numba"])
+def test_a_watch_sees_every_mini_batchs_cost_and_every_answer_and_changes_nothing(mnist, engine):
+    train = (mnist.train.images[:250], mnist.train.labels[:250])
+    test = (mnist.test.images[:300], mnist.test.labels[:300])
+    watch = Recorder()
+    watched = Network([784, 30, 10], seed=4, engine=engine)
+    history = watched.SGD(train, 2, 10, 3.0, test, log=None, pace=watch)
+    plain = Network([784, 30, 10], seed=4, engine=engine)
+    assert plain.SGD(train, 2, 10, 3.0, test, log=None).epochs[-1].cost == history.epochs[-1].cost
+    for a, b in zip(params(watched), params(plain)):
+        assert np.array_equal(a, b)
+    # groups of 7 mini-batches, in order, covering each epoch of 25 once
+    assert [(e, b, len(c)) for e, b, c in watch.groups] == [
+        (e, b, min(7, 25 - b)) for e in (0, 1) for b in (0, 7, 14, 21)
+    ]
+    costs = np.concatenate([c for _, _, c in watch.groups])
+    assert np.all(np.isfinite(costs)) and costs[-25:].mean() < costs[:25].mean()  # it learns
+    # the answers are the network's after each epoch
+    assert sorted(watch.predicted) == [0, 1]
+    assert np.array_equal(watch.predicted[1], watched.predict(test[0]))
+    assert [int((watch.predicted[j] == test[1]).sum()) for j in (0, 1)] == [e.correct for e in history.epochs]

@@ -3,17 +3,19 @@
 A :class:`Lab` holds the runs of a session, one training at a time.  Each
 :class:`Run` trains in its own thread through :func:`nndl.train` -- the code
 ``nndl train`` runs, so the same settings and seed give the same model bit
-for bit -- with a ``pace`` hook that lets a learner pause, step one
-mini-batch or one epoch, resume and stop, and lets the lab look at the
-network between groups of mini-batches.
+for bit -- with a ``pace`` hook (a :class:`~nndl.loop.Watch`) that lets a
+learner pause, step one mini-batch or one epoch, resume and stop.
 
-Looking costs the training thread almost nothing: at each look it copies
-the parameters (a few hundred kilobytes for the chapter's network) and
-hands them to the run's *painter* thread, which measures the running
-training cost, and after every epoch draws what the page shows -- every
-hidden neuron's weights as a picture (quantised to bytes, one PNG), the
-confusion matrix on the test data, the answers to a few test digits -- and
-sends each as an event to everyone watching.  Each watcher has a bounded
+Watching costs the training thread almost nothing: the engines measure each
+mini-batch's cost as they train it and the evaluation's answers as it
+counts them, so training runs in long groups of mini-batches and the lab
+only reads what they measured.  It hands that, and after every epoch a copy
+of the parameters (a few hundred kilobytes for the chapter's network), to
+the run's *painter* thread, which turns the costs into the running training
+cost and draws what the page shows -- every hidden neuron's weights as a
+picture (quantised to bytes, one PNG), the confusion matrix on the test
+data, the answers to a few test digits -- and sends each as an event to
+everyone watching.  Each watcher has a bounded
 queue: one that falls behind is sent the whole state afresh instead of
 everything it missed, so a slow client neither holds up training nor the
 other watchers, nor makes memory grow.
@@ -49,7 +51,7 @@ from .config import TrainConfig
 from .data import Dataset, load
 from .errors import ConfigError, NNDLError
 from .history import EpochResult, History, run_labels
-from .loop import Interrupted, Position
+from .loop import Interrupted, Position, Watch
 from .modelfile import Parameters
 from .network import Network
 from .train import on_engine, train
@@ -63,10 +65,10 @@ MAX_BATCH = 10_000
 MAX_PARAMETERS = 4_000_000
 #: Engines the lab trains on (the notes' compiled PyTensor model takes the command line).
 LAB_ENGINES = ("auto", "reference", "numpy", "numba", "torch")
-#: Mini-batches between two looks at a running network.
-BATCHES_PER_LOOK = 100
-#: Examples (the latest trained) on which the running training cost is measured at each look.
-COST_EXAMPLES = 100
+#: Mini-batches per point of the running training cost (the mean of their costs).
+BATCHES_PER_POINT = 100
+#: Mini-batches a running run trains between two looks at its commands: a pause takes effect within them.
+BATCHES_PER_LOOK = 1000
 #: Progress events sent per second at most (each carries the points since the last).
 PROGRESS_RATE = 20
 #: Hidden neurons whose incoming weights are pictured.
@@ -234,8 +236,8 @@ class Run:
         self._stopping = False
         self._pauses = 0  # how often the painter has told watchers the run paused: a step waits for the next
         self._said = self._told = 0  # state changes made, and told to the watchers
-        self._looked: tuple[int, int] | None = None  # (epoch, batch) of the last look
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
+        self._predicted: np.ndarray | None = None  # the evaluation's answers after the last epoch
         self._todo: deque[tuple] = deque()  # for the painter
         self._pending = 0  # bytes of parameter copies in _todo
         # what watchers have been told, kept for those who join late
@@ -434,7 +436,7 @@ class Run:
         outcome, error = "finished", None
         try:
             self.net = on_engine(None, self.config)
-            train(self.config, data=self.data, net=self.net, log=None, on_epoch=self._on_epoch, pace=self._pace)
+            train(self.config, data=self.data, net=self.net, log=None, on_epoch=self._on_epoch, pace=_Pace(self))
         except Interrupted:
             outcome = "stopped"
         except NNDLError as e:
@@ -442,14 +444,14 @@ class Run:
         except Exception as e:  # a bug: end the run and say so rather than leave the page waiting
             log.exception("run %d failed", self.id)
             outcome, error = "failed", f"internal error: {e!r:.200}"
-        self.net = self._order = None  # the run is over: its network (and its engine's buffers) may go
+        self.net = self._predicted = None  # the run is over: its network (and its engine's buffers) may go
         with self._cond:
             self._todo.append(("end", outcome, error))
             self._cond.notify_all()
 
     def _pace(self, position: Position) -> int:
         """How many mini-batches to train from ``position``: where the lab looks, pauses and stops."""
-        self._look("look", position.epoch, position.batch, position.order)
+        self._look("look", position.epoch, position.batch)
         with self._cond:
             self.position = {"epoch": position.epoch, "batch": position.batch, "batches": self.batches}
             while True:
@@ -468,10 +470,16 @@ class Run:
                 if self._mode == "epoch":
                     self._mode = "pause"
                     return self.batches - position.batch
-                return BATCHES_PER_LOOK
+                return min(BATCHES_PER_LOOK, self.batches - position.batch)
+
+    def _trained(self, position: Position, costs: np.ndarray) -> None:
+        """Mini-batches trained, with their costs: for the painter's running cost."""
+        with self._cond:
+            self._todo.append(("costs", position.epoch, position.batch, costs))
+            self._cond.notify_all()
 
     def _on_epoch(self, result: EpochResult) -> None:
-        self._look("epoch", result.epoch + 1, 0, self._order, result)
+        self._look("epoch", result.epoch + 1, 0, result, self._predicted)
         with self._cond:
             self.position = {"epoch": result.epoch + 1, "batch": 0, "batches": self.batches}
 
@@ -480,31 +488,25 @@ class Run:
         kind: str,
         epoch: int,
         batch: int,
-        order: np.ndarray | None,
         result: EpochResult | None = None,
+        predicted: np.ndarray | None = None,
     ) -> None:
-        """Hand the painter a copy of the parameters and the examples trained
-        since the last look.  The painter keeps up easily (a look costs it
-        far less than the mini-batches between two looks); should it fall
-        :data:`PENDING_BYTES` behind, training waits, so memory stays bounded."""
-        m = self.config.batch_size
-        if kind == "look":
-            self._order = order
-        trained = None
-        if self._looked is not None and order is not None:
-            first = self._looked[1] if self._looked[0] == (epoch if kind == "look" else epoch - 1) else 0
-            last = batch * m if kind == "look" else len(order)
-            trained = np.array(order[max(first * m, last - COST_EXAMPLES) : last])
-        self._looked = (epoch, batch) if kind == "look" else (epoch, 0)
+        """Keep a copy of the parameters (what the model download gives while
+        training), and hand it to the painter to draw after each epoch and
+        before the first.  The painter keeps up easily (a frame costs it far
+        less than an epoch); should it fall :data:`PENDING_BYTES` behind,
+        training waits, so memory stays bounded."""
         assert self.net is not None  # set before training starts
         params = _copy(self.net, self._saved_settings)
-        size = sum(a.nbytes for a in params.weights + params.biases)
+        draw = kind == "epoch" or (epoch == 0 and batch == 0 and self._latest is None)
+        size = sum(a.nbytes for a in params.weights + params.biases) if draw else 0
         with self._cond:
             self._cond.wait_for(lambda: self._pending + size <= PENDING_BYTES or not self._todo or self._stopping)
-            self._pending += size
             self._latest = params
-            self._todo.append((kind, params, epoch, batch, trained, result))
-            self._cond.notify_all()
+            if draw:
+                self._pending += size
+                self._todo.append(("frame", params, epoch, result, predicted))
+                self._cond.notify_all()
 
     # -- the painter thread --------------------------------------------------------
 
@@ -516,36 +518,41 @@ class Run:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._todo))
                 item = self._todo.popleft()
-                if item[0] in ("look", "epoch"):
+                if item[0] == "frame":
                     self._pending -= sum(a.nbytes for a in item[1].weights + item[1].biases)
                 self._cond.notify_all()
             kind = item[0]
             try:
-                if kind in ("look", "epoch"):
-                    _, params, epoch, batch, trained, result = item
-                    with self.lab.one_blas_thread():
-                        point, frame = self._measure(params, epoch, batch, trained, kind == "epoch")
+                if kind == "costs":
+                    _, epoch, first, costs = item
+                    points = self._points(epoch, first, costs)
                     with self._cond:
-                        if point is not None:
-                            self.points.append(point)
-                            pending.append(point)
-                            if len(self.points) > MAX_POINTS:
-                                self.points = self.points[::2]
-                        if frame is not None:
-                            self.frames.append(frame)
+                        self.points += points
+                        pending += points
+                        if len(self.points) > MAX_POINTS:
+                            self.points = self.points[::2]
+                        batch = first + len(costs)
                         self.shown["position"] = {"epoch": epoch, "batch": batch, "batches": self.batches}
-                        if result is not None:
-                            self.results.append(result)
-                        due = time.monotonic() - sent >= 1 / PROGRESS_RATE
-                        if frame is not None or result is not None or due:
+                        if time.monotonic() - sent >= 1 / PROGRESS_RATE:
                             self._publish("progress", {"position": self.shown["position"], "points": pending})
                             pending, sent = [], time.monotonic()
+                elif kind == "frame":
+                    _, params, epoch, result, predicted = item
+                    with self.lab.one_blas_thread():
+                        frame = self._draw(Network.from_parameters(params), epoch, predicted)
+                    with self._cond:
+                        self.frames.append(frame)
+                        self.shown["position"] = {"epoch": epoch, "batch": 0, "batches": self.batches}
+                        if result is not None:
+                            self.results.append(result)
+                        self._publish("progress", {"position": self.shown["position"], "points": pending})
+                        pending, sent = [], time.monotonic()
                         if result is not None:
                             self._publish(
                                 "epoch",
                                 {"epoch": self._epoch_record(result), "frame": frame, "frames": len(self.frames)},
                             )
-                        elif frame is not None:  # the picture before training
+                        else:  # the picture before training
                             self._publish("frame", {"frame": frame, "frames": len(self.frames)})
                 elif kind == "state":
                     _, state, position, error, said = item
@@ -571,32 +578,29 @@ class Run:
             except Exception:  # a bug in drawing must not hang the run: say so and go on
                 log.exception("run %d: drawing failed", self.id)
 
-    def _measure(
-        self,
-        params: Parameters,
-        epoch: int,
-        batch: int,
-        trained: np.ndarray | None,
-        end_of_epoch: bool,
-    ) -> tuple[list[float] | None, dict | None]:
-        """The running cost point and, after an epoch or before the first, the frame."""
-        net = Network.from_parameters(params)
-        data = self.data
-        point = None
-        if trained is not None and len(trained):
-            cost = net.cost((data.train.images[trained], data.train.labels[trained]))
+    def _points(self, epoch: int, first: int, costs: np.ndarray) -> list[list[float]]:
+        """The running training cost of mini-batches ``first`` onwards of
+        ``epoch`` with ``costs``: one point (position, mean cost) for each
+        :data:`BATCHES_PER_POINT` of the epoch's mini-batches, and one where
+        the group ends (a single step is a point of its own)."""
+        points = []
+        k = 0
+        while k < len(costs):
+            end = min(len(costs), k + BATCHES_PER_POINT - (first + k) % BATCHES_PER_POINT)
+            cost = float(np.mean(costs[k:end]))
             if np.isfinite(cost):
-                point = [round(epoch + batch / self.batches, 5), round(cost, 6)]
-        frame = None
-        if end_of_epoch or (epoch == 0 and batch == 0 and not self.frames):
-            frame = self._draw(net, epoch)
-        return point, frame
+                points.append([round(epoch + (first + end) / self.batches, 5), round(cost, 6)])
+            k = end
+        return points
 
-    def _draw(self, net: Network, done: int) -> dict:
-        """The frame after ``done`` epochs: weights picture, confusion, answers."""
+    def _draw(self, net: Network, done: int, predicted: np.ndarray | None = None) -> dict:
+        """The frame after ``done`` epochs: weights picture, confusion, answers
+        (``predicted``: the evaluation's answers, if it gave them)."""
         test = self.data[self.config.eval]
-        scores = net.scores(test.images)
-        predicted, activation = scores.argmax(axis=1), scores.max(axis=1)
+        k = min(SAMPLES, len(test))
+        if predicted is None:
+            predicted = net.predict(test.images)
+        activation = net.scores(test.images[:k]).max(axis=1)
         n = net.sizes[-1]
         labels = test.labels.astype(np.int64)
         confusion = np.bincount(labels * n + predicted, minlength=n * n).reshape(n, n)
@@ -606,7 +610,6 @@ class Run:
         q = np.clip(np.rint(128 + 127 * (w / self._scale)), 1, 255).astype(np.uint8)
         side = int(round(np.sqrt(w.shape[1])))
         picture = _png(q.reshape(-1, side)) if side * side == w.shape[1] else None
-        k = min(SAMPLES, len(test))
         return {
             "done": done,
             "weights": {"png": picture, "count": len(w), "of": net.sizes[1], "side": side, "scale": self._scale},
@@ -616,8 +619,26 @@ class Run:
         }
 
     _scale: float | None = None
-    _order: np.ndarray | None = None
     net: Network | None = None
+
+
+class _Pace(Watch):
+    """A run's hold on its training (see :class:`~nndl.loop.Watch`): how far
+    to go, the costs trained and the evaluation's answers, all to the run."""
+
+    answers = True
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def __call__(self, position: Position) -> int:
+        return self.run._pace(position)
+
+    def trained(self, position: Position, costs: np.ndarray) -> None:
+        self.run._trained(position, costs)
+
+    def evaluated(self, epoch: int, predicted: np.ndarray) -> None:
+        self.run._predicted = predicted
 
 
 class Lab:

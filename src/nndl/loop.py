@@ -9,7 +9,8 @@ network's generator, cuts it into mini-batches and trains them in groups
 :meth:`~nndl.network.Network.update_mini_batch`, one mini-batch at a time.
 Between groups the loop updates the progress bar, asks ``pace`` how far to
 go next and ``stop`` whether to stop; after each epoch it evaluates and
-reports.
+reports.  A ``pace`` that is a :class:`Watch` also receives each
+mini-batch's cost and the evaluation's answers, as the engines measure them.
 """
 
 from __future__ import annotations
@@ -73,6 +74,35 @@ class Interrupted(KeyboardInterrupt):
         self.checkpoint: Path | None = None
 
 
+class Watch:
+    """A ``pace`` that also watches the run, at no cost to its speed (the
+    training lab's): the engines measure what it receives as they go, so
+    training need not stop to let it look.  Subclass it and override.
+
+    The loop calls the watch, as any ``pace``, before each group of
+    mini-batches (by default: the rest of the epoch); :meth:`trained` after
+    each group; and, if :attr:`answers` is true, :meth:`evaluated` after
+    each epoch's evaluation, before ``on_epoch``.
+    """
+
+    #: Whether the evaluation after each epoch hands :meth:`evaluated` each example's predicted class.
+    answers: bool = False
+
+    def __call__(self, position: Position) -> int:
+        """How many mini-batches to train from ``position`` before asking again; 0 stops."""
+        return sys.maxsize
+
+    def trained(self, position: Position, costs: np.ndarray) -> None:
+        """Mini-batches ``position.batch`` to ``position.batch + len(costs) - 1``
+        of epoch ``position.epoch`` have been trained; ``costs[i]`` is the
+        quadratic cost ``1/(2m) sum_x ||y(x) - a^L(x)||^2`` of the ``i``-th,
+        from the forward pass before its step (float64, not to be changed)."""
+
+    def evaluated(self, epoch: int, predicted: np.ndarray) -> None:
+        """The predicted class of each evaluation example after epoch ``epoch``
+        (an array of its own, not reused)."""
+
+
 def sgd(
     net: Any,
     training_data: Any,
@@ -97,6 +127,7 @@ def sgd(
     evaluate = None if test is None else engines.evaluator(net, inputs, mini_batch_size)
     history = History() if history is None else history
     start = Position() if start is None else start
+    watch = pace if isinstance(pace, Watch) else None
     for j in range(start.epoch, epochs):
         try:
             result = train_epoch(
@@ -114,8 +145,11 @@ def sgd(
         except Interrupted as e:
             e.history = history
             raise
-        if evaluate is not None:
-            result.correct, result.cost = evaluate(*test)
+        if evaluate is not None and test is not None:
+            predicted = np.empty(len(test[1]), np.int64) if watch is not None and watch.answers else None
+            result.correct, result.cost = evaluate(*test, predicted)
+            if watch is not None and predicted is not None:
+                watch.evaluated(j, predicted)
             result.total = len(test[1])
             result.accuracy = result.correct / result.total
         history.epochs.append(result)
@@ -148,7 +182,8 @@ def train_epoch(
     unless ``start`` carries the order of an epoch cut short and the
     mini-batch to go on from (checked against the data first).  Mini-batches
     run in groups: ``pace(position)`` says how many before the next
-    question, 0 to stop; without it a group is :data:`BATCHES_PER_UPDATE`
+    question, 0 to stop (a :class:`Watch` receives each group's costs after
+    it); without it a group is :data:`BATCHES_PER_UPDATE`
     mini-batches when ``stop()`` is given (asked after each group), a
     twentieth of the epoch when a progress bar shows, else the whole epoch
     (the fewer the groups, the less the engine's per-call cost).  A stop
@@ -170,6 +205,8 @@ def train_epoch(
         group = max(BATCHES_PER_UPDATE, -(-n_batches // BAR_UPDATES))
     else:
         group = n_batches
+    watch = pace if isinstance(pace, Watch) else None
+    costs = None if watch is None else np.empty(n_batches)  # each mini-batch's cost, this epoch
     seconds = 0.0
     try:
         while k < n_batches:
@@ -181,10 +218,14 @@ def train_epoch(
             t0 = time.perf_counter()
             # Overflow is where divergence starts: stop there, not an epoch later.
             with np.errstate(over="raise", invalid="raise"):
-                train_range(net, inputs, targets, order, mini_batch_size, eta, k, last)
+                train_range(
+                    net, inputs, targets, order, mini_batch_size, eta, k, last, None if costs is None else costs[k:last]
+                )
             seconds += time.perf_counter() - t0
             if bar is not None:
                 bar.update(last - k)
+            if watch is not None and costs is not None:
+                watch.trained(Position(epoch, order, k), costs[k:last])
             k = last
             if stop is not None and k < n_batches and stop():
                 _check_finite(net, epoch, eta)
@@ -209,18 +250,24 @@ def train_range(
     eta: float,
     first: int,
     last: int,
+    costs: np.ndarray | None = None,
 ) -> None:
     """Mini-batches ``first`` to ``last - 1`` of an epoch, mini-batch ``k``
     being the examples ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``:
     on the network's engine, or one :meth:`update_mini_batch` call each on
-    the reference engine."""
+    the reference engine.  ``costs``, if given, receives each mini-batch's
+    quadratic cost before its step (see :class:`Watch`); the reference
+    measures it with a :meth:`feedforward` of its own."""
     engine = engines.select(net, inputs, mini_batch_size)
     if engine is not None:
-        engine.train_batches(net, inputs, targets, order, mini_batch_size, eta, first, last)
+        engine.train_batches(net, inputs, targets, order, mini_batch_size, eta, first, last, costs)
         return
     for k in range(first, last):
         idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-        net.update_mini_batch((as_float(inputs[idx], net.dtype).T, targets[idx].T), eta)
+        x, y = as_float(inputs[idx], net.dtype).T, targets[idx].T
+        if costs is not None:
+            costs[k - first] = float(np.square(net.feedforward(x) - y, dtype=np.float64).sum()) / (2 * len(idx))
+        net.update_mini_batch((x, y), eta)
 
 
 def check_position(start: Position, n: int, n_batches: int) -> tuple[np.ndarray, int]:
@@ -278,6 +325,7 @@ __all__ = [
     "DivergedError",
     "Interrupted",
     "Position",
+    "Watch",
     "progress_bar",
     "sgd",
     "train_epoch",

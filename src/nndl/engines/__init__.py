@@ -98,20 +98,24 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
 
 
 def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..., tuple[int, float]]:
-    """``accuracy_and_cost(X, labels)`` for ``net`` after each epoch: its
-    engine's own when it has one and ``X`` suits it (the compiled engine
-    evaluates over the nonzero pixels only), else the network's
+    """``accuracy_and_cost(X, labels, guesses=None)`` for ``net`` after each
+    epoch: its engine's own when it has one and ``X`` suits it (the compiled
+    engine evaluates over the nonzero pixels only), else the network's
     :meth:`~nndl.network.Network.accuracy_and_cost` -- always that of a
-    subclass that changes how the network computes or evaluates."""
+    subclass that changes how the network computes or evaluates.  ``guesses``,
+    an int array of one entry per example, receives each one's predicted
+    class: in the same pass on the compiled engine, else from
+    :meth:`~nndl.network.Network.predict`."""
     engine = select(net, inputs, mini_batch_size)
     own = type(net).accuracy_and_cost
-    if engine is None or not hasattr(engine, "accuracy_and_cost") or own.__qualname__ != "Network.accuracy_and_cost":
-        return net.accuracy_and_cost
+    compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
 
-    def evaluate(X: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
-        if X.dtype != inputs.dtype:
-            return net.accuracy_and_cost(X, labels)
-        return engine.accuracy_and_cost(net, X, labels)
+    def evaluate(X: np.ndarray, labels: np.ndarray, guesses: np.ndarray | None = None) -> tuple[int, float]:
+        if compiled and X.dtype == inputs.dtype and own.__qualname__ == "Network.accuracy_and_cost":
+            return engine.accuracy_and_cost(net, X, labels, guesses)  # type: ignore[union-attr]
+        if guesses is not None:
+            guesses[:] = net.predict(X)
+        return net.accuracy_and_cost(X, labels)
 
     return evaluate
 

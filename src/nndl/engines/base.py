@@ -19,6 +19,11 @@ class Engine(Protocol):
     ``net.biases``, the network's own arrays.  Whatever the engine keeps
     between calls (buffers, compiled functions, copies on a device) lives in
     the engine object, never on the network.
+
+    ``costs``, if given, is a float64 array of ``last - first`` entries that
+    receives each mini-batch's quadratic cost ``1/(2m) sum_x ||y(x) - a^L(x)||^2``,
+    computed from the ``a^L`` of its forward pass (the parameters before its
+    step): the running training cost, at no extra pass over the data.
     """
 
     def train_batches(
@@ -31,6 +36,7 @@ class Engine(Protocol):
         eta: float,
         first: int,
         last: int,
+        costs: np.ndarray | None = None,
     ) -> None: ...
 
 

@@ -94,8 +94,9 @@ def _sigmoid(z, n, one):
 
 
 @numba.njit(fastmath=_FASTMATH, **_JIT)
-def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w1t, b1, w2, b2, n_hidden, eta):
-    """SGD over the examples ``order[start:stop]`` in mini-batches of ``m``.
+def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w1t, b1, w2, b2, n_hidden, eta, costs):
+    """SGD over the examples ``order[start:stop]`` in mini-batches of ``m``,
+    the quadratic cost of mini-batch ``i`` (before its step) into ``costs[i]``.
 
     ``w1t`` ``(n_in, HP)`` is ``w^1`` transposed and padded, ``b1`` ``(HP,)``,
     ``w2`` ``(n_out, HP)``, ``b2`` ``(n_out,)``; the nonzero pixels of image
@@ -117,6 +118,7 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
     overflows = 0  # weighted inputs z that are not finite
     for k in range(start, stop, m):
         mb = min(m, stop - k)
+        squares = 0.0  # sum ||a^2 - y||^2 over the mini-batch
         # Read one value per cache line of the next mini-batch's pixel lists:
         # the loads overlap with this mini-batch's arithmetic instead of
         # stalling it later (the images are visited in random order).
@@ -145,12 +147,15 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
                 if not math.isfinite(z):
                     overflows += 1
                 out = one / (one + np.exp(-z))
-                delta = (out - targets[r, o]) * out * (one - out)
+                miss = out - targets[r, o]
+                squares += np.float64(miss) * np.float64(miss)
+                delta = miss * out * (one - out)
                 d2[j, o] = delta
                 for h in range(hp):
                     d1[j, h] += delta * w2[o, h]
             for h in range(hp):
                 d1[j, h] *= a[h] * (one - a[h])
+        costs[(k - start) // m] = squares / (2 * mb)
         # the step, eta/m times the summed gradients
         scale[0] = eta / mb
         c = scale[0]
@@ -178,10 +183,11 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
 
 
 @numba.njit(fastmath=_FASTMATH, **_JIT)
-def _evaluate(indptr, pixels, values, lut, labels, w1t, b1, w2, b2, n_hidden):
+def _evaluate(indptr, pixels, values, lut, labels, w1t, b1, w2, b2, n_hidden, guesses):
     """``(correct, sum of ||a^2 - y||^2)`` over the images of ``indptr``
     with ``labels``: the most activated output is the guess (the first of
-    equals, as ``argmax``), and ``y`` is the label's unit vector."""
+    equals, as ``argmax``; image ``r``'s into ``guesses[r]``), and ``y`` is
+    the label's unit vector."""
     hp = w1t.shape[1]
     half = lut[128]
     one = half + half
@@ -201,6 +207,7 @@ def _evaluate(indptr, pixels, values, lut, labels, w1t, b1, w2, b2, n_hidden):
                 best, guess = out, o
             miss = np.float64(out) - (1.0 if o == labels[r] else 0.0)
             squares += miss * miss
+        guesses[r] = guess
         correct += guess == labels[r]
     return correct, squares
 
@@ -269,11 +276,15 @@ class SparseEngine:
         eta: float,
         first: int,
         last: int,
+        costs: np.ndarray | None = None,
     ) -> None:
-        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is ``order``."""
+        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is
+        ``order``; each one's cost into ``costs`` if given (see :class:`~nndl.engines.base.Engine`)."""
         w1t, b1, w2, b2 = self._copy_in(net)
         start = first * mini_batch_size
         stop = min(last * mini_batch_size, len(order))
+        if costs is None:  # the kernel always measures them (the same code either way): somewhere to put them
+            costs = np.empty(max(last - first, 0))
         overflows, _ = _train_sparse(
             *self._nonzero("train", inputs),
             input_scale(net.dtype),
@@ -288,6 +299,7 @@ class SparseEngine:
             b2,
             net.sizes[1],
             eta,
+            costs,
         )
         h = net.sizes[1]
         net.weights[0][...] = w1t[:, :h].T
@@ -296,12 +308,17 @@ class SparseEngine:
         net.biases[1][:, 0] = b2
         check_overflow(self._padded, overflows)
 
-    def accuracy_and_cost(self, net: Any, X: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
+    def accuracy_and_cost(
+        self, net: Any, X: np.ndarray, labels: np.ndarray, guesses: np.ndarray | None = None
+    ) -> tuple[int, float]:
         """:meth:`Network.accuracy_and_cost <nndl.network.Network.accuracy_and_cost>`
-        over ``uint8`` inputs ``X``, touching only their nonzero pixels."""
+        over ``uint8`` inputs ``X``, touching only their nonzero pixels; with
+        ``guesses`` (int64, one per example) each example's predicted class too."""
         w1t, b1, w2, b2 = self._copy_in(net)
+        if guesses is None:
+            guesses = np.empty(len(labels), np.int64)
         correct, squares = _evaluate(
-            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, net.sizes[1]
+            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, net.sizes[1], guesses
         )
         return int(correct), float(squares) / (2 * len(X))
 

@@ -38,8 +38,10 @@ class NumpyEngine:
         eta: float,
         first: int,
         last: int,
+        costs: np.ndarray | None = None,
     ) -> None:
-        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is ``order``."""
+        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is
+        ``order``; each one's cost into ``costs`` if given (see :class:`~nndl.engines.base.Engine`)."""
         dtype = net.dtype
         stop = min(last * mini_batch_size, len(order))
         for k in range(first * mini_batch_size, stop, mini_batch_size):
@@ -63,6 +65,8 @@ class NumpyEngine:
             delta, spare = buf["d"][-1], buf["t"][-1]
             aL = acts[-1]
             np.subtract(aL, buf["y"], out=delta)
+            if costs is not None:
+                costs[(k - first * mini_batch_size) // mini_batch_size] = _half_mean_square(delta)
             delta *= aL
             np.subtract(1, aL, out=spare)
             delta *= spare
@@ -100,6 +104,11 @@ class NumpyEngine:
                 "g": [np.empty_like(w) for w in net.weights],
             }
         return self._buffers[key]
+
+
+def _half_mean_square(diff: np.ndarray) -> float:
+    """``1/(2m) sum ||row||^2`` over the ``m`` rows of ``diff``, summed in float64."""
+    return float(np.square(diff, dtype=np.float64).sum()) / (2 * len(diff))
 
 
 def _sigmoid_inplace(z: np.ndarray) -> None:

@@ -45,14 +45,18 @@ class PyTensorEngine:
         eta: float,
         first: int,
         last: int,
+        costs: np.ndarray | None = None,
     ) -> None:
-        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is ``order``."""
+        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is
+        ``order``; each one's cost into ``costs`` if given (see :class:`~nndl.engines.base.Engine`)."""
         model = self.prepare(net)
         model.set_parameters(net.weights, net.biases)
         model.eta.set_value(np.asarray(eta, dtype=net.dtype))
         for k in range(first, last):
             idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-            model.train(as_float(inputs[idx], net.dtype).T, targets[idx].T)
+            squares = model.train(as_float(inputs[idx], net.dtype).T, targets[idx].T)  # sum ||a^L - y||^2
+            if costs is not None:
+                costs[k - first] = float(squares) / (2 * len(idx))
         weights, biases = model.get_parameters()
         for mine, theirs in zip(net.weights + net.biases, weights + biases):
             mine[...] = theirs

@@ -61,8 +61,10 @@ class TorchEngine:
         eta: float,
         first: int,
         last: int,
+        costs: np.ndarray | None = None,
     ) -> None:
-        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is ``order``."""
+        """Mini-batches ``first`` to ``last - 1`` of the epoch whose order is
+        ``order``; each one's cost into ``costs`` if given (see :class:`~nndl.engines.base.Engine`)."""
         torch = self.torch
         if inputs is not self._inputs:  # a copy: torch tensors must be writeable
             self._x, self._inputs = torch.tensor(inputs, device=self.device), inputs
@@ -80,11 +82,14 @@ class TorchEngine:
         if self.device.type == "cpu" and mini_batch_size * max(net.sizes[1:]) <= SMALL:
             torch.set_num_threads(1)  # restored below
         try:
-            self._steps(weights, biases, batches, mini_batch_size, eta, scale, dtype)
+            squares = self._steps(weights, biases, batches, mini_batch_size, eta, scale, dtype, costs is not None)
         finally:
             torch.set_num_threads(threads)
         for p, t in zip(params, tensors):  # a no-op on the CPU, where they share memory
             p[...] = t.cpu().numpy()
+        if costs is not None and squares is not None:
+            sizes = np.minimum(mini_batch_size, len(batches) - mini_batch_size * np.arange(len(costs)))
+            costs[:] = squares.cpu().numpy() / (2 * sizes)
         check_overflow(params)
 
     def _steps(
@@ -96,9 +101,13 @@ class TorchEngine:
         eta: float,
         scale: float,
         dtype: Any,
-    ) -> None:
-        """The SGD steps on the mini-batches of the examples ``batches``."""
+        measure: bool = False,
+    ) -> Any:
+        """The SGD steps on the mini-batches of the examples ``batches``; if
+        ``measure``, each mini-batch's ``sum ||a^L - y||^2`` (float64, on the
+        device, so the device need not wait for each)."""
         torch = self.torch
+        squares = torch.empty(-(-len(batches) // mini_batch_size), dtype=torch.float64, device=self.device)
         with torch.no_grad():
             for k in range(0, len(batches), mini_batch_size):
                 idx = batches[k : k + mini_batch_size]
@@ -109,10 +118,14 @@ class TorchEngine:
                 for w, b in zip(weights, biases):
                     acts.append(torch.sigmoid(torch.addmm(b.T, acts[-1], w.T)))
                 a = acts[-1]
-                delta = (a - self._y[idx].to(dtype)) * a * (1 - a)
+                miss = a - self._y[idx].to(dtype)
+                if measure:
+                    squares[k // mini_batch_size] = miss.double().square().sum()
+                delta = miss * a * (1 - a)
                 c = eta / len(idx)
                 for l in range(len(weights) - 1, -1, -1):
                     below = (delta @ weights[l]) * acts[l] * (1 - acts[l]) if l > 0 else None
                     weights[l].sub_(delta.T @ acts[l], alpha=c)
                     biases[l].sub_(delta.sum(dim=0)[:, None], alpha=c)
                     delta = below
+        return squares if measure else None
