@@ -114,7 +114,7 @@ def sgd(
         except Interrupted as e:
             e.history = history
             raise
-        if evaluate is not None:
+        if evaluate is not None and test is not None:
             result.correct, result.cost = evaluate(*test)
             result.total = len(test[1])
             result.accuracy = result.correct / result.total
