@@ -212,7 +212,7 @@ def train_range(
 ) -> None:
     """Mini-batches ``first`` to ``last - 1`` of an epoch, mini-batch ``k``
     being the examples ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``:
-    on the network's engine, or one :meth:`update_mini_batch` call each on
+    on the network's engine, or one :meth:`~nndl.network.Network.update_mini_batch` call each on
     the reference engine."""
     engine = engines.select(net, inputs, mini_batch_size)
     if engine is not None:
