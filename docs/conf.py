@@ -58,7 +58,7 @@ nitpick_ignore_regex = [
     (r"py:(class|obj|data|exc|func|meth|attr|mod)", _EXTERNAL),
     # builtins and typing names as autodoc writes them in signatures
     (r"py:(class|obj|data)", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|Path|NDArray|ArrayLike|DTypeLike)"),
-    (r"py:(class|obj|data)", r"(IO|BinaryIO|TextIO|Literal|Self|ClassVar|Generator|PathLike|Figure|Axes)"),
+    (r"py:(class|obj|data)", r"(IO|BinaryIO|TextIO|Literal|Self|ClassVar|Generator|PathLike|Figure|Axes|H11Protocol)"),
     (r"py:(class|obj|data)", r"(SharedVariable|TensorVariable)"),  # PyTensor's, in a dataclass field
 ]
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from nndl import DataError, Dataset, History, Network, Split, TrainConfig, train
-from nndl.checkpoint import Checkpointer, load_checkpoint
+from nndl.checkpoint import Checkpointer, StoppedAtOnce, load_checkpoint
 from nndl.history import EpochResult
-from nndl.loop import Interrupted
+from nndl.loop import Interrupted, Position
 from nndl.train import resume
 
 
@@ -357,6 +357,21 @@ def test_signals_ask_to_stop_once_then_stop_at_once(small, tmp_path):
             pytest.fail("the second signal should have interrupted")
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     assert not (tmp_path / "run.npz").exists()  # only an Interrupted run is saved on the way out
+
+
+def test_a_second_signal_after_a_save_names_the_checkpoint_it_left_whole(small, tmp_path):
+    path = tmp_path / "run.npz"
+    net = Network([784, 4, 10], seed=0)
+    saver = Checkpointer(path, net, TrainConfig(sizes=(784, 4, 10), dtype=str(net.dtype)), History(), small)
+    with pytest.raises(StoppedAtOnce) as caught:
+        with saver:
+            saver.save(Position(0))
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+            pytest.fail("the second signal should have interrupted")
+    assert caught.value.checkpoint == path and caught.value.signum == signal.SIGINT
+    assert str(path) in str(caught.value) and "SIGINT" in str(caught.value)
+    assert load_checkpoint(path).position == Position(0)
 
 
 def test_a_pytensor_run_resumes_on_pytensor(tmp_path, small, monkeypatch):

@@ -8,6 +8,7 @@ import argparse
 import html
 import json
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -19,8 +20,6 @@ import nndl
 from nndl.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-
-pytestmark = [pytest.mark.slow, pytest.mark.docs]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +53,8 @@ def _text(page: Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow
+@pytest.mark.docs
 def test_the_tutorial_is_the_notebook_run_with_its_figures(site: Path) -> None:
     page = site / "tutorial" / "chapter1.html"
     source = page.read_text(encoding="utf-8")
@@ -80,6 +81,8 @@ def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> li
     return found
 
 
+@pytest.mark.slow
+@pytest.mark.docs
 def test_the_cli_reference_has_every_command_and_flag(site: Path) -> None:
     text = _text(site / "reference" / "cli.html")
     commands = _commands(build_parser())
@@ -93,6 +96,8 @@ def test_the_cli_reference_has_every_command_and_flag(site: Path) -> None:
         assert not missing, f"nndl {' '.join(path)}: {missing} not in its section"
 
 
+@pytest.mark.slow
+@pytest.mark.docs
 def test_the_api_reference_has_every_public_name(site: Path) -> None:
     api = site / "reference" / "api"
     top = (api / "nndl.html").read_text(encoding="utf-8")
@@ -102,3 +107,20 @@ def test_the_api_reference_has_every_public_name(site: Path) -> None:
         page = api / f"{obj.__module__}.html"
         assert f'id="{anchor}"' in page.read_text(encoding="utf-8"), f"{name}: no {anchor} in {page.name}"
         assert f'href="{obj.__module__}.html#{anchor}"' in top, f"{name}: not linked from the nndl page"
+
+
+def test_every_public_module_has_an_api_page() -> None:
+    """Each module of the package (but the command line, whose reference is
+    generated from its parser) has its page in the API reference, listed in
+    the reference's table of contents."""
+    pages = ROOT / "docs" / "reference" / "api"
+    toc = (pages / "index.rst").read_text(encoding="utf-8").split()
+    modules = [m.name for m in pkgutil.walk_packages(nndl.__path__, "nndl.")]
+    public = [m for m in modules if not any(part.startswith("_") for part in m.split(".")) and m != "nndl.cli"]
+    assert "nndl.network" in public and "nndl.bench.peers" in public
+    for module in public:
+        page = pages / f"{module}.rst"
+        assert page.is_file(), f"{module} has no page in docs/reference/api"
+        text = page.read_text(encoding="utf-8")
+        assert f".. automodule:: {module}" in text, f"{page.name} does not document {module}"
+        assert module in toc, f"{module} is not in docs/reference/api/index.rst"

@@ -3,7 +3,7 @@
 The cells below are written as the notes write them -- Theano's API, the
 ``theano`` and ``T`` names, shared variables with ``broadcastable``,
 ``T.grad``, ``theano.function(..., updates=...)`` -- with only the changes
-the README's migration note lists: the two imports, ``T.nnet.sigmoid`` ->
+the migration note in the docs (docs/guide/pytensor.md) lists: the two imports, ``T.nnet.sigmoid`` ->
 ``T.sigmoid``, and Python 3 (``range``, ``print(...)``, a list inside
 ``np.hstack``).  Their data is nndl's ``load_data_wrapper()``.
 """

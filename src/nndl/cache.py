@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +58,7 @@ def mapped(name: str, digest: str, make: Callable[[], np.ndarray]) -> np.ndarray
         return found
     made = np.ascontiguousarray(make(), dtype=np.uint8).reshape(-1)
     made.setflags(write=False)
-    if hashlib.sha256(made).hexdigest() != digest:
+    if hashlib.sha256(made.data).hexdigest() != digest:
         return made
     with contextlib.suppress(OSError, NNDLError):  # a read-only or full disk: run uncached
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +91,7 @@ def _open_checked(path: Path, digest: str) -> np.ndarray | None:
             return None
 
 
-def _sha256(f) -> str:
+def _sha256(f: io.BufferedReader) -> str:
     """SHA-256 of the rest of ``f``, read a chunk at a time (into one buffer,
     so checking a large file does not map it all into memory)."""
     h = hashlib.sha256()

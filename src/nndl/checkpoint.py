@@ -138,6 +138,17 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(net, config, position, history, digest)
 
 
+class StoppedAtOnce(KeyboardInterrupt):
+    """A second signal during a run that :class:`Checkpointer` saves: it
+    stops at once.  ``checkpoint`` is the file the last save left whole;
+    ``signum`` the signal."""
+
+    def __init__(self, message: str, checkpoint: Path, signum: int) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.signum = signum
+
+
 class Checkpointer:
     """Saves a run to ``path`` after every epoch and when it is interrupted.
 
@@ -183,11 +194,11 @@ class Checkpointer:
             name = signal.Signals(signum).name
             if not self.path.exists():
                 raise KeyboardInterrupt(f"stopped at once by a second signal ({name}); nothing was saved")
-            stopped = KeyboardInterrupt(
-                f"stopped at once by a second signal ({name}); {self.path} holds the run as its last save left it"
+            raise StoppedAtOnce(
+                f"stopped at once by a second signal ({name}); {self.path} holds the run as its last save left it",
+                self.path,
+                signum,
             )
-            stopped.checkpoint, stopped.signum = self.path, signum
-            raise stopped
         self.signum = signum
 
     def __enter__(self) -> Checkpointer:
@@ -253,4 +264,12 @@ def _generator(state: Any, path: object) -> np.random.Generator:
     return rng
 
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "Checkpointer", "fingerprint", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "Checkpoint",
+    "Checkpointer",
+    "StoppedAtOnce",
+    "fingerprint",
+    "load_checkpoint",
+    "save_checkpoint",
+]

@@ -260,7 +260,7 @@ def read_bytes(path: str | os.PathLike, limit: int | None = None, budget: Budget
     return data
 
 
-def read_json(path: str | os.PathLike, limit: int | None = None, what: str = "a JSON file"):
+def read_json(path: str | os.PathLike, limit: int | None = None, what: str = "a JSON file") -> Any:
     """The JSON value in the file at ``path`` (at most ``limit`` bytes),
     parsed by :func:`parse_json`: a one-line :class:`DataError` for text that
     is not UTF-8 JSON, or that would build too much."""
@@ -273,7 +273,7 @@ def read_json(path: str | os.PathLike, limit: int | None = None, what: str = "a 
     return parse_json(text, f"{path}", what)
 
 
-def parse_json(text: str, where: str, what: str = "JSON"):
+def parse_json(text: str, where: str, what: str = "JSON") -> Any:
     """Parse ``text`` as JSON, bounded in what it builds.
 
     Before parsing, the values are counted from above (every value but the

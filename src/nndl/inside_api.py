@@ -39,12 +39,14 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ConfigError, DataError, NNDLError
 from .files import check_output
-from .handwriting import MAX_SAMPLES, HandwritingSet, SetChanged, SetFull, accuracy_by_digit, default_folder
+from .handwriting import MAX_SAMPLES, HandwritingSet, Samples, SetChanged, SetFull, accuracy_by_digit, default_folder
 from .inside import (
     ETA,
     MAX_ETA,
@@ -58,6 +60,8 @@ from .inside import (
     look,
 )
 from .network import Network
+
+T = TypeVar("T")
 
 #: The largest JSON body a command may send (a 28 x 28 input is about 3 kB).
 MAX_JSON = 64 * 2**10
@@ -132,7 +136,7 @@ def inside_routes(
             raise HTTPException(400, f"the request body must be a JSON object, got {type(body).__name__}")
         return body
 
-    def field(body: dict, name: str, check: Callable, default=None):
+    def field(body: dict, name: str, check: Callable[[Any], T], default: T | None = None) -> T:
         if name not in body:
             if default is not None:
                 return default
@@ -142,7 +146,7 @@ def inside_routes(
         except ConfigError as e:
             raise HTTPException(400, str(e)) from None
 
-    def digit_input(value) -> np.ndarray:
+    def digit_input(value: Any) -> np.ndarray:
         """A drawing sent back as 28 rows of 28 bytes (``input`` in /api/predict's answer)."""
         try:
             a = np.array(value)
@@ -161,7 +165,7 @@ def inside_routes(
             raise HTTPException(400, f"{name} must be a whole number, got {value[:40]!r}")
         return int(value)
 
-    def rounded(a, digits: int = 5) -> list:
+    def rounded(a: ArrayLike, digits: int = 5) -> list:
         return np.round(np.asarray(a, np.float64), digits).tolist()
 
     def network_state() -> dict:
@@ -303,7 +307,7 @@ def inside_routes(
 
     # -- the handwriting set ----------------------------------------------------
 
-    def set_answer(samples, offset: int) -> dict:
+    def set_answer(samples: Samples, offset: int) -> dict:
         with lessons.lock:
             scored = accuracy_by_digit(net, samples)
         n = len(samples)
@@ -329,7 +333,7 @@ def inside_routes(
             **network_state(),
         }
 
-    async def run_on_set(work: Callable[[], object], offset: int = 0) -> JSONResponse:
+    async def run_on_set(work: Callable[[], Samples], offset: int = 0) -> JSONResponse:
         check_digits()
         try:
             samples = await anyio.to_thread.run_sync(work)
@@ -368,7 +372,7 @@ def inside_routes(
     ]
 
 
-def _whole(value, name: str) -> int:
+def _whole(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
         raise ConfigError(f"{name} must be a whole number from 0, got {value!r}")
     return value

@@ -254,10 +254,10 @@ def train_range(
 ) -> None:
     """Mini-batches ``first`` to ``last - 1`` of an epoch, mini-batch ``k``
     being the examples ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``:
-    on the network's engine, or one :meth:`update_mini_batch` call each on
+    on the network's engine, or one :meth:`~nndl.network.Network.update_mini_batch` call each on
     the reference engine.  ``costs``, if given, receives each mini-batch's
     quadratic cost before its step (see :class:`Watch`); the reference
-    measures it with a :meth:`feedforward` of its own."""
+    measures it with a :meth:`~nndl.network.Network.feedforward` of its own."""
     engine = engines.select(net, inputs, mini_batch_size)
     if engine is not None:
         engine.train_batches(net, inputs, targets, order, mini_batch_size, eta, first, last, costs)

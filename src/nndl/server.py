@@ -38,8 +38,13 @@ from .errors import ConfigError, DataError, require
 from .network import Network
 
 if TYPE_CHECKING:
+    import asyncio
+
+    import numpy as np
     import starlette.applications
     import uvicorn
+    from starlette.types import Receive, Scope, Send
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     from .lab import Lab
 
@@ -54,7 +59,7 @@ REQUEST_TIMEOUT = 20.0
 #: Seconds the API waits for a request's body once it starts reading it.
 BODY_TIMEOUT = 10.0
 #: Seconds an idle keep-alive connection stays open after an answer.
-KEEP_ALIVE = 5.0
+KEEP_ALIVE = 5
 #: The largest request head (request line and headers), in bytes.
 MAX_HEAD = 16 * 1024
 
@@ -122,7 +127,7 @@ def create_app(
             raise HTTPException(408, late, headers={"Connection": "close"})
         return b"".join(chunks)
 
-    async def read_digit(request: Request):
+    async def read_digit(request: Request) -> np.ndarray:
         """The 28 x 28 input made from the image in the body, or an HTTPException."""
         try:
             body = await read_body(request)
@@ -197,7 +202,7 @@ def make_server(
     *,
     max_connections: int = MAX_CONNECTIONS,
     request_timeout: float = REQUEST_TIMEOUT,
-    keep_alive: float = KEEP_ALIVE,
+    keep_alive: int = KEEP_ALIVE,
     **app_options: Any,
 ) -> uvicorn.Server:
     """A uvicorn server for :func:`create_app` (``net``), to be run on ``sock``
@@ -211,7 +216,7 @@ def make_server(
     import uvicorn
 
     class Server(uvicorn.Server):
-        async def shutdown(self, sockets=None) -> None:
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # stop the lab's runs and end their event streams, which would otherwise hold the shutdown up
             await asyncio.to_thread(app.state.lab.close)
             await super().shutdown(sockets)
@@ -238,7 +243,7 @@ def _json_answer(status: int, message: str) -> tuple[list[tuple[bytes, bytes]], 
     return [*headers, (b"connection", b"close")], body
 
 
-def guarded_protocol(max_connections: int, request_timeout: float):
+def guarded_protocol(max_connections: int, request_timeout: float) -> type[H11Protocol]:
     """uvicorn's HTTP/1.1 protocol (h11) with two limits added.
 
     * **A deadline per request.**  From connecting, or from the end of its
@@ -259,23 +264,23 @@ def guarded_protocol(max_connections: int, request_timeout: float):
     waiting = (h11.IDLE, h11.SEND_BODY)  # the client still owes us (part of) a request
     head, body = _json_answer(503, "the server is busy: every connection is in use; try again in a moment")
 
-    async def busy(scope, receive, send) -> None:
+    async def busy(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 503, "headers": [*head, (b"retry-after", b"1")]})
         await send({"type": "http.response.body", "body": body})
 
     class GuardedProtocol(H11Protocol):
-        def connection_made(self, transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as H11Protocol's
             super().connection_made(transport)
-            self._deadline = None
+            self._deadline: asyncio.TimerHandle | None = None
             self._restart_clock()
             if len(self.connections) > max_connections:
-                idle = [c for c in self.connections if c is not self and c._idle()]
+                idle = [c for c in self.connections if isinstance(c, GuardedProtocol) and c is not self and c._idle()]
                 if idle:
                     min(idle, key=lambda c: c._since)._drop()
                 else:
                     self.app = busy
 
-        def connection_lost(self, exc) -> None:
+        def connection_lost(self, exc: Exception | None) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
             super().connection_lost(exc)
@@ -313,7 +318,11 @@ def guarded_protocol(max_connections: int, request_timeout: float):
 
 
 def serve(
-    net: Network, host: str = "127.0.0.1", port: int = 8000, say: Callable[[str], None] | None = None, **app_options
+    net: Network,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    say: Callable[[str], None] | None = None,
+    **app_options: Any,
 ) -> None:
     """Serve the page and the API for ``net`` until interrupted
     (``app_options`` go to :func:`create_app`)."""

@@ -4,6 +4,7 @@ configuration, each run in a fresh process (:mod:`nndl.bench.worker`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 #: Training images in an epoch of the notebook's run.
@@ -39,7 +40,7 @@ class Job:
         return self.n == FULL and self.epochs == EPOCHS and self.evaluate
 
 
-def flops_per_example(sizes) -> int:
+def flops_per_example(sizes: Sequence[int]) -> int:
     """Dense floating-point operations to train on one example: per layer,
     ``2 n_in n_out`` each for ``w a``, ``delta a^T`` and ``w^T delta``,
     the last not needed for the first layer."""
@@ -74,8 +75,11 @@ def peer_jobs(quick: bool) -> list[Job]:
         Job("JAX lax.scan", "peer", "jax", n=full, epochs=epochs),
     ]
     if quick:  # each implementation once
-        seen: set = set()
-        jobs = [j for j in jobs if not j.cold and not (j.label in seen or seen.add(j.label))]
+        once: dict[str, Job] = {}
+        for j in jobs:
+            if not j.cold:
+                once.setdefault(j.label, j)
+        jobs = list(once.values())
     return jobs
 
 

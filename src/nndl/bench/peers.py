@@ -27,10 +27,11 @@ that apart from the epochs.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 Epoch = Callable[[], None]
 Peer = tuple[Epoch, Callable[[], int]]
@@ -41,7 +42,7 @@ class BookNetwork:
     examples of each mini-batch, each example's gradient by backprop on
     column vectors, the gradients summed, then one step."""
 
-    def __init__(self, sizes, seed: int, dtype, vectorize: bool = True) -> None:
+    def __init__(self, sizes: Sequence[int], seed: int, dtype: DTypeLike, vectorize: bool = True) -> None:
         rng = np.random.default_rng(seed)
         self.sigmoid: Callable[[Any], Any]
         self.sigmoid_prime: Callable[[Any], Any]
@@ -53,12 +54,12 @@ class BookNetwork:
         self.weights = [rng.standard_normal((n, k)).astype(dtype) for k, n in zip(sizes[:-1], sizes[1:])]
         self.random = random.Random(seed)
 
-    def epoch(self, training_data: list, mini_batch_size: int, eta: float) -> None:
+    def epoch(self, training_data: list[tuple[np.ndarray, np.ndarray]], mini_batch_size: int, eta: float) -> None:
         self.random.shuffle(training_data)
         for k in range(0, len(training_data), mini_batch_size):
             self.update_mini_batch(training_data[k : k + mini_batch_size], eta)
 
-    def update_mini_batch(self, mini_batch: list, eta: float) -> None:
+    def update_mini_batch(self, mini_batch: list[tuple[np.ndarray, np.ndarray]], eta: float) -> None:
         sum_b = [np.zeros_like(b) for b in self.biases]
         sum_w = [np.zeros_like(w) for w in self.weights]
         for x, y in mini_batch:
@@ -74,18 +75,18 @@ class BookNetwork:
             a = self.sigmoid(np.dot(w, a) + b)
         return a
 
-    def evaluate(self, test_data: list) -> int:
+    def evaluate(self, test_data: list[tuple[np.ndarray, int]]) -> int:
         return sum(int(np.argmax(self.feedforward(x)) == y) for x, y in test_data)
 
-    def backprop(self, x: np.ndarray, y: np.ndarray):
+    def backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         activation, activations, zs = x, [x], []
         for b, w in zip(self.biases, self.weights):
             z = np.dot(w, activation) + b
             zs.append(z)
             activation = self.sigmoid(z)
             activations.append(activation)
-        grad_b = [None] * len(self.biases)
-        grad_w = [None] * len(self.weights)
+        grad_b = [np.zeros_like(b) for b in self.biases]  # as the book's backprop starts
+        grad_w = [np.zeros_like(w) for w in self.weights]
         delta = (activations[-1] - y) * self.sigmoid_prime(zs[-1])
         grad_b[-1], grad_w[-1] = delta, np.dot(delta, activations[-2].T)
         for l in range(2, len(self.biases) + 1):
@@ -94,15 +95,26 @@ class BookNetwork:
         return grad_b, grad_w
 
 
-def _sigmoid(z):
+def _sigmoid(z: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def _sigmoid_prime(z):
+def _sigmoid_prime(z: Any) -> Any:
     return _sigmoid(z) * (1 - _sigmoid(z))
 
 
-def book(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed, vectorize: bool = True) -> Peer:
+def book(
+    X: np.ndarray,
+    labels: np.ndarray,
+    X_test: np.ndarray,
+    labels_test: np.ndarray,
+    sizes: Sequence[int],
+    batch: int,
+    eta: float,
+    dtype: DTypeLike,
+    seed: int,
+    vectorize: bool = True,
+) -> Peer:
     eye = np.eye(sizes[-1], dtype=dtype)
     data = [(x.reshape(-1, 1), eye[:, [t]]) for x, t in zip(X.astype(dtype), labels)]
     test = [(x.reshape(-1, 1), int(t)) for x, t in zip(X_test.astype(dtype), labels_test)]
@@ -110,11 +122,31 @@ def book(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed, vectori
     return (lambda: net.epoch(data, batch, eta)), (lambda: net.evaluate(test))
 
 
-def book_exp(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
+def book_exp(
+    X: np.ndarray,
+    labels: np.ndarray,
+    X_test: np.ndarray,
+    labels_test: np.ndarray,
+    sizes: Sequence[int],
+    batch: int,
+    eta: float,
+    dtype: DTypeLike,
+    seed: int,
+) -> Peer:
     return book(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed, vectorize=False)
 
 
-def vectorized_numpy(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
+def vectorized_numpy(
+    X: np.ndarray,
+    labels: np.ndarray,
+    X_test: np.ndarray,
+    labels_test: np.ndarray,
+    sizes: Sequence[int],
+    batch: int,
+    eta: float,
+    dtype: DTypeLike,
+    seed: int,
+) -> Peer:
     rng = np.random.default_rng(seed)
     X, X_test = X.astype(dtype), X_test.astype(dtype)
     Y = np.eye(sizes[-1], dtype=dtype)[labels]
@@ -146,7 +178,17 @@ def vectorized_numpy(X, labels, X_test, labels_test, sizes, batch, eta, dtype, s
     return epoch, evaluate
 
 
-def sklearn_mlp(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
+def sklearn_mlp(
+    X: np.ndarray,
+    labels: np.ndarray,
+    X_test: np.ndarray,
+    labels_test: np.ndarray,
+    sizes: Sequence[int],
+    batch: int,
+    eta: float,
+    dtype: DTypeLike,
+    seed: int,
+) -> Peer:
     from sklearn.neural_network import MLPClassifier
 
     X, X_test = X.astype(dtype), X_test.astype(dtype)
@@ -169,7 +211,17 @@ def sklearn_mlp(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) 
     )
 
 
-def torch_sgd(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
+def torch_sgd(
+    X: np.ndarray,
+    labels: np.ndarray,
+    X_test: np.ndarray,
+    labels_test: np.ndarray,
+    sizes: Sequence[int],
+    batch: int,
+    eta: float,
+    dtype: DTypeLike,
+    seed: int,
+) -> Peer:
     import torch
 
     torch.manual_seed(seed)
@@ -199,7 +251,17 @@ def torch_sgd(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) ->
     return epoch, evaluate
 
 
-def jax_scan(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> Peer:
+def jax_scan(
+    X: np.ndarray,
+    labels: np.ndarray,
+    X_test: np.ndarray,
+    labels_test: np.ndarray,
+    sizes: Sequence[int],
+    batch: int,
+    eta: float,
+    dtype: DTypeLike,
+    seed: int,
+) -> Peer:
     import jax
 
     if np.dtype(dtype) == np.float64:
@@ -217,24 +279,24 @@ def jax_scan(X, labels, X_test, labels_test, sizes, batch, eta, dtype, seed) -> 
 
     Xj_test, yj_test = jnp.asarray(X_test.astype(dtype)), jnp.asarray(labels_test)
 
-    def feedforward(params, a):
+    def feedforward(params: Any, a: Any) -> Any:
         for w, b in params:
             a = jax.nn.sigmoid(a @ w + b)
         return a
 
-    def cost(params, x, y):
+    def cost(params: Any, x: Any, y: Any) -> Any:
         return jnp.sum((feedforward(params, x) - y) ** 2) / (2 * len(x))
 
     @jax.jit
-    def correct(params):
+    def correct(params: Any) -> Any:
         return jnp.sum(jnp.argmax(feedforward(params, Xj_test), axis=1) == yj_test)
 
-    def step(params, xy):
+    def step(params: Any, xy: Any) -> tuple[Any, None]:
         grads = jax.grad(cost)(params, *xy)
         return jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads), None
 
     @jax.jit
-    def run_epoch(params, key):
+    def run_epoch(params: Any, key: Any) -> Any:
         order = jax.random.permutation(key, n)
         xs = Xj[order].reshape(n // batch, batch, -1)
         ys = Yj[order].reshape(n // batch, batch, -1)

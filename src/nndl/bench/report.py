@@ -145,7 +145,7 @@ def _per_epoch(r: Report) -> list[str]:
 def _speedups(rows: list[tuple[Job, dict]]) -> list[str]:
     """nndl's ``auto`` engine (and its NumPy fallback) against each peer of
     the same precision (or, for a peer measured only in float64, that)."""
-    times = {}
+    times: dict[tuple[str, str], float] = {}
     for job, result in rows:
         if "error" not in result:
             times.setdefault((job.label.replace(" (default)", ""), job.dtype), median_epoch(result, job))

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .jobs import Job, peer_jobs, sweep_jobs
 from .report import Report, render
@@ -33,7 +34,7 @@ from .report import Report, render
 COMMAND_RUNS = 5
 
 
-def matmul_peak(dtype, size: int = 2048, repeats: int = 5) -> float:
+def matmul_peak(dtype: DTypeLike, size: int = 2048, repeats: int = 5) -> float:
     """GFLOP/s of NumPy's (BLAS's) best ``size x size`` matrix product."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))

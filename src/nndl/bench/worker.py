@@ -16,6 +16,7 @@ import resource
 import sys
 import tempfile
 import time
+from typing import cast
 
 from .jobs import ETA, SIZES, Job
 
@@ -121,7 +122,9 @@ def _nndl_train(job: Job) -> dict:
     engines.evaluator(net, data.train.images, config.batch_size)  # chooses the engine, as SGD does first
     engine_s = time.perf_counter() - t
     t = time.perf_counter()
-    history = net.SGD(data.train, config.epochs, config.batch_size, config.eta, test_data=data.test, log=None)
+    history = net.SGD(
+        data.train, config.epochs, config.batch_size, cast(float, config.eta), test_data=data.test, log=None
+    )
     sgd_s = time.perf_counter() - t
     epochs = [e.seconds for e in history]
     usual = statistics.median(epochs[1:] or epochs)

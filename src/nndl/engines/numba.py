@@ -50,7 +50,16 @@ _JIT = {"cache": True, "nogil": True}
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH, **_JIT)
-def _weighted_input(z, r, indptr, pixels, values, lut, w1t, b1):
+def _weighted_input(
+    z: np.ndarray,
+    r: int,
+    indptr: np.ndarray,
+    pixels: np.ndarray,
+    values: np.ndarray,
+    lut: np.ndarray,
+    w1t: np.ndarray,
+    b1: np.ndarray,
+) -> None:
     """``z <- w^1 x + b^1`` for image ``r``, over its nonzero pixels only.
 
     Eight pixels at a time: their rows of ``w1t`` are summed into ``z`` in
@@ -79,7 +88,7 @@ def _weighted_input(z, r, indptr, pixels, values, lut, w1t, b1):
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH, **_JIT)
-def _sigmoid(z, n, one):
+def _sigmoid(z: np.ndarray, n: int, one: np.floating) -> int:
     """``a <- sigma(z) = 1 / (1 + e^{-z})`` in place for ``z[:n]``, the
     reference's function in the form that compiles to the fastest code
     (``e^{-z} = inf`` gives 0, as it should).  Returns how many ``z`` were
@@ -94,7 +103,24 @@ def _sigmoid(z, n, one):
 
 
 @numba.njit(fastmath=_FASTMATH, **_JIT)
-def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w1t, b1, w2, b2, n_hidden, eta, costs):
+def _train_sparse(
+    indptr: np.ndarray,
+    pixels: np.ndarray,
+    values: np.ndarray,
+    lut: np.ndarray,
+    targets: np.ndarray,
+    order: np.ndarray,
+    start: int,
+    stop: int,
+    m: int,
+    w1t: np.ndarray,
+    b1: np.ndarray,
+    w2: np.ndarray,
+    b2: np.ndarray,
+    n_hidden: int,
+    eta: float,
+    costs: np.ndarray,
+) -> tuple[int, int]:
     """SGD over the examples ``order[start:stop]`` in mini-batches of ``m``,
     the quadratic cost of mini-batch ``i`` (before its step) into ``costs[i]``.
 
@@ -183,7 +209,19 @@ def _train_sparse(indptr, pixels, values, lut, targets, order, start, stop, m, w
 
 
 @numba.njit(fastmath=_FASTMATH, **_JIT)
-def _evaluate(indptr, pixels, values, lut, labels, w1t, b1, w2, b2, n_hidden, guesses):
+def _evaluate(
+    indptr: np.ndarray,
+    pixels: np.ndarray,
+    values: np.ndarray,
+    lut: np.ndarray,
+    labels: np.ndarray,
+    w1t: np.ndarray,
+    b1: np.ndarray,
+    w2: np.ndarray,
+    b2: np.ndarray,
+    n_hidden: int,
+    guesses: np.ndarray,
+) -> tuple[int, float]:
     """``(correct, sum of ||a^2 - y||^2)`` over the images of ``indptr``
     with ``labels``: the most activated output is the guess (the first of
     equals, as ``argmax``; image ``r``'s into ``guesses[r]``), and ``y`` is
@@ -213,7 +251,7 @@ def _evaluate(indptr, pixels, values, lut, labels, w1t, b1, w2, b2, n_hidden, gu
 
 
 @numba.njit(**_JIT)
-def _nonzero(images, index_type):
+def _nonzero(images: np.ndarray, index_type: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compressed-sparse-row form of ``images`` ``(n, n_in)`` uint8."""
     n, width = images.shape
     indptr = np.zeros(n + 1, np.int64)
