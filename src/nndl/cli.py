@@ -152,7 +152,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser(
-        "evaluate", help="score a saved model", description="Print correct / total and the accuracy of a saved model."
+        "evaluate",
+        help="score a saved model",
+        description="Print correct / total and the accuracy of a saved model, then the same for each digit (label).",
     )
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("--data", metavar="PATH", help="data set to score on (default: bundled MNIST)")
@@ -167,9 +169,20 @@ def add_evaluate(sub) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     net, split = _model_and_data(args)
-    correct = net.evaluate(split)
+    labels = split.y
+    right = net.predict(split.images) == labels
+    correct = int(right.sum())
     print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
+    # per digit: how many of each there are, and how many of those are right
+    totals = np.bincount(labels, minlength=net.sizes[-1])
+    hits = np.bincount(labels[right], minlength=len(totals))
+    width = len(str(totals.max()))
+    for digit, (n, k) in enumerate(zip(totals, hits)):
+        score = f"({100 * k / n:.2f} %)" if n else "(none in the set)"
+        print(f"  {digit}: {k:{width}} / {n:{width}} {score}")
     return 0
 
 

@@ -81,9 +81,35 @@ class Split:
         return self.images.astype(dtype)
 
 
+class MissingSplit(Split):
+    """Stands for a part a data set does not have (a test set alone has no
+    training part): reading its images or labels, as training does, is a
+    :class:`DataError` that says what is missing."""
+
+    def __init__(self, message: str) -> None:
+        object.__setattr__(self, "message", message)
+
+    def __repr__(self) -> str:
+        return f"MissingSplit({self.message!r})"
+
+    @property
+    def images(self) -> np.ndarray:  # type: ignore[override]
+        raise DataError(self.message)
+
+    @property
+    def labels(self) -> np.ndarray:  # type: ignore[override]
+        raise DataError(self.message)
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """Training, validation and test splits of one data set."""
+    """Training, validation and test splits of one data set.
+
+    A data set may be a test set alone (a folder of just MNIST's
+    ``t10k-images`` and ``t10k-labels``, say): its training and validation
+    parts are then :class:`MissingSplit` s, and only its test part can be
+    used.
+    """
 
     train: Split
     validation: Split
@@ -96,14 +122,22 @@ class Dataset:
         return getattr(self, part)
 
     @property
+    def test_only(self) -> bool:
+        """Whether this is a test set alone, with nothing to train on."""
+        return isinstance(self.train, MissingSplit)
+
+    def _present(self) -> list[Split]:
+        return [s for s in (self.train, self.validation, self.test) if not isinstance(s, MissingSplit)]
+
+    @property
     def n_inputs(self) -> int:
         """Pixels per image: the width of the network's input layer."""
-        return self.train.images.shape[1]
+        return self.test.images.shape[1]
 
     @property
     def n_classes(self) -> int:
         """Distinct labels (at least 10, as in MNIST): the width of the output layer."""
-        top = max(int(s.labels.max(initial=0)) for s in (self.train, self.validation, self.test))
+        top = max(int(s.labels.max(initial=0)) for s in self._present())
         return max(10, top + 1)
 
 
@@ -195,7 +229,7 @@ def _hold_out(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[Split
 
 def _dataset(train, validation, test, name: str) -> Dataset:
     data = Dataset(train, validation, test, name)
-    widths = {s.images.shape[1] for s in (train, validation, test)}
+    widths = {s.images.shape[1] for s in data._present()}
     if len(widths) != 1:
         raise DataError(f"{name}: the parts have images of different sizes: {sorted(widths)} pixels")
     return data
@@ -431,14 +465,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
-def _find_idx(folder: Path, stem: str) -> Path:
+def _find_idx(folder: Path, stem: str, required: bool = True) -> Path | None:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
         if (folder / name).is_file():
             return folder / name
-    raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files")
+    if not required:
+        return None
+    raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files, or the t10k pair alone")
 
 
 def _load_idx_folder(folder: Path) -> Dataset:
+    """MNIST's four IDX files; or only the ``t10k`` pair, a test set alone."""
+
     def part(prefix: str) -> tuple[np.ndarray, np.ndarray]:
         images_path = _find_idx(folder, f"{prefix}-images-idx3-ubyte")
         labels_path = _find_idx(folder, f"{prefix}-labels-idx1-ubyte")
@@ -449,8 +487,17 @@ def _load_idx_folder(folder: Path) -> Dataset:
             raise DataError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
         return images, labels
 
-    train, validation = _hold_out(*part("train"), str(folder))
     test = _make_split(*part("t10k"), f"{folder} (t10k)")
+    has_train = [_find_idx(folder, f"train-{kind}-idx{n}-ubyte", False) for kind, n in (("images", 3), ("labels", 1))]
+    if not any(has_train):
+        held = f"{folder} holds only a test set (t10k-images and t10k-labels)"
+        train = MissingSplit(
+            f"{held}: nothing to train on; training needs train-images-idx3-ubyte and "
+            "train-labels-idx1-ubyte beside them"
+        )
+        validation = MissingSplit(f"{held}, no validation part; use its test part")
+        return _dataset(train, validation, test, folder.name)
+    train, validation = _hold_out(*part("train"), str(folder))
     return _dataset(train, validation, test, folder.name)
 
 
@@ -494,6 +541,7 @@ def load_data_wrapper(path: str | os.PathLike | None = None):
 __all__ = [
     "MAX_BYTES",
     "Dataset",
+    "MissingSplit",
     "Split",
     "load",
     "load_data",
