@@ -77,7 +77,7 @@ class Distortion:
     scale: float = 0.1
     shear: float = 0.2
     shift: float = 1.5
-    stroke: float = 0.6
+    stroke: float = 0.3
 
     def validate(self) -> Distortion:
         limits = {"rotate": 45.0, "scale": 0.5, "shear": 1.0, "shift": 8.0, "stroke": 1.0}
