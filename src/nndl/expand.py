@@ -214,31 +214,31 @@ CHUNK = 2048
 def distort_numpy(images: np.ndarray, params: np.ndarray, out: np.ndarray) -> None:
     """The distortions with NumPy, :data:`CHUNK` images at a time."""
     side = math.isqrt(images.shape[1])
-    c = (side - 1) / 2
+    c, width = (side - 1) / 2, side + 4
     ys, xs = np.divmod(np.arange(side * side), side)
     for k in range(0, len(images), CHUNK):
         x = images[k : k + CHUNK].reshape(-1, side, side).astype(np.float64)
         p = params[k : k + CHUNK]
-        # stroke: x + s (max - x) with s > 0, x + s (x - min) with s < 0, over the 4-neighbourhood
-        pad = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-        near = [pad[:, :-2, 1:-1], pad[:, 2:, 1:-1], pad[:, 1:-1, :-2], pad[:, 1:-1, 2:], x]
+        # a zero border of 2 around each image, all images end to end
+        buf = np.zeros((len(x), width, width))
+        buf[:, 2:-2, 2:-2] = x
+        # the stroke change: x + s (max - x) with s > 0, x + s (x - min) with s < 0, over the 4-neighbourhood
+        n, so, w, e = buf[:, 1:-3, 2:-2], buf[:, 3:-1, 2:-2], buf[:, 2:-2, 1:-3], buf[:, 2:-2, 3:-1]
+        hi = np.maximum(np.maximum(np.maximum(n, so), np.maximum(w, e)), x)
+        lo = np.minimum(np.minimum(np.minimum(n, so), np.minimum(w, e)), x)
         s = p[:, 6, None, None]
-        up = x + s * (np.maximum.reduce(near) - x)
-        down = x + s * (x - np.minimum.reduce(near))
-        buf = np.pad(np.where(s > 0, up, down), ((0, 0), (2, 2), (2, 2))).reshape(len(x), -1)
-        # where each new pixel comes from: M (p - c - t) + c
-        u, v = xs[None, :] - c - p[:, 4, None], ys[None, :] - c - p[:, 5, None]
-        sx = p[:, 0, None] * u + p[:, 1, None] * v + c
-        sy = p[:, 2, None] * u + p[:, 3, None] * v + c
-        # outside the image reads the zero border
-        sx, sy = np.clip(sx, -2.0, side + 0.5), np.clip(sy, -2.0, side + 0.5)
+        buf[:, 2:-2, 2:-2] = np.where(s > 0, x + s * (hi - x), x + s * (x - lo))
+        flat = buf.ravel()
+        # where each new pixel comes from: M (p - c - t) + c; outside the image reads the zero border
+        u, v = xs - c - p[:, 4, None], ys - c - p[:, 5, None]
+        sx = np.clip(p[:, 0, None] * u + p[:, 1, None] * v + c, -2.0, side + 0.5)
+        sy = np.clip(p[:, 2, None] * u + p[:, 3, None] * v + c, -2.0, side + 0.5)
         x0, y0 = np.floor(sx), np.floor(sy)
         fx, fy = sx - x0, sy - y0
-        i = (y0.astype(np.int64) + 2) * (side + 4) + x0.astype(np.int64) + 2
-        nw, ne, sw, se = (np.take_along_axis(buf, i + o, axis=1) for o in (0, 1, side + 4, side + 5))
+        i = (y0.astype(np.intp) + 2) * width + x0.astype(np.intp) + 2 + (np.arange(len(x)) * width * width)[:, None]
+        nw, ne, sw, se = flat[i], flat[i + 1], flat[i + width], flat[i + width + 1]
         top, bottom = nw + fx * (ne - nw), sw + fx * (se - sw)
-        value = top + fy * (bottom - top)
-        out[k : k + CHUNK] = np.minimum(np.floor(value + 0.5), 255)
+        out[k : k + CHUNK] = np.minimum(np.floor(top + fy * (bottom - top) + 0.5), 255)
 
 
 # -- Numba: one image per step, only where its ink can land ------------------
