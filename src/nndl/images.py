@@ -250,6 +250,8 @@ def even_strokes(work: np.ndarray) -> np.ndarray:
     """
     lo, hi = (w / BOX for w in STROKE_RANGE)  # widths per pixel of the box
     width = stroke_width(work)
+    if width == 0:  # only faint ink: no stroke to measure
+        return work
     if width < lo * max(work.shape):
         for step in range(WORK_BOX):
             work = _rank(np.pad(work, 1), np.maximum, step)
