@@ -86,6 +86,8 @@ class MissingSplit(Split):
     training part): reading its images or labels, as training does, is a
     :class:`DataError` that says what is missing."""
 
+    message: str
+
     def __init__(self, message: str) -> None:
         object.__setattr__(self, "message", message)
 
@@ -93,11 +95,11 @@ class MissingSplit(Split):
         return f"MissingSplit({self.message!r})"
 
     @property
-    def images(self) -> np.ndarray:  # type: ignore[override]
+    def images(self) -> np.ndarray:
         raise DataError(self.message)
 
     @property
-    def labels(self) -> np.ndarray:  # type: ignore[override]
+    def labels(self) -> np.ndarray:
         raise DataError(self.message)
 
 
@@ -465,12 +467,16 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
-def _find_idx(folder: Path, stem: str, required: bool = True) -> Path | None:
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+def _idx_names(stem: str) -> tuple[str, ...]:
+    """The names an IDX file ``stem`` may have: plain or gzip'd, ``-idx`` or ``.idx``."""
+    dotted = stem.replace("-idx", ".idx")
+    return stem, stem + ".gz", dotted, dotted + ".gz"
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in _idx_names(stem):
         if (folder / name).is_file():
             return folder / name
-    if not required:
-        return None
     raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files, or the t10k pair alone")
 
 
@@ -488,15 +494,17 @@ def _load_idx_folder(folder: Path) -> Dataset:
         return images, labels
 
     test = _make_split(*part("t10k"), f"{folder} (t10k)")
-    has_train = [_find_idx(folder, f"train-{kind}-idx{n}-ubyte", False) for kind, n in (("images", 3), ("labels", 1))]
-    if not any(has_train):
+    if not any(
+        (folder / name).is_file()
+        for kind in ("images-idx3", "labels-idx1")
+        for name in _idx_names(f"train-{kind}-ubyte")
+    ):
         held = f"{folder} holds only a test set (t10k-images and t10k-labels)"
-        train = MissingSplit(
+        missing = MissingSplit(
             f"{held}: nothing to train on; training needs train-images-idx3-ubyte and "
             "train-labels-idx1-ubyte beside them"
         )
-        validation = MissingSplit(f"{held}, no validation part; use its test part")
-        return _dataset(train, validation, test, folder.name)
+        return _dataset(missing, MissingSplit(f"{held}, no validation part; use its test part"), test, folder.name)
     train, validation = _hold_out(*part("train"), str(folder))
     return _dataset(train, validation, test, folder.name)
 

@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .data import Split
 from .errors import ConfigError, DataError
@@ -92,7 +93,7 @@ class Distortion:
 
 
 def distortion_params(
-    angle: np.ndarray, scale: np.ndarray, shear: np.ndarray, shift_x: np.ndarray, shift_y: np.ndarray, stroke
+    angle: ArrayLike, scale: ArrayLike, shear: ArrayLike, shift_x: ArrayLike, shift_y: ArrayLike, stroke: ArrayLike
 ) -> np.ndarray:
     """Rows ``(m00, m01, m10, m11, tx, ty, s)`` for :func:`distort` from the
     amounts of each distortion (arrays, or numbers for one): the digit is
@@ -151,7 +152,7 @@ def sgd(
     epochs: int,
     mini_batch_size: int,
     eta: float,
-    test_data=None,
+    test_data: Split | tuple[np.ndarray, np.ndarray] | None = None,
     *,
     seed: int = 0,
     distortion: Distortion | None = None,
@@ -246,7 +247,7 @@ def distort_numpy(images: np.ndarray, params: np.ndarray, out: np.ndarray) -> No
 if numba is not None:
 
     @numba.njit(cache=True, nogil=True)
-    def _span(m, b, lo, hi, a0, a1):  # pragma: no cover - compiled
+    def _span(m: float, b: float, lo: float, hi: float, a0: float, a1: float) -> tuple[float, float]:
         """Narrow [lo, hi] to the x with a0 < m x + b < a1."""
         if m > 1e-12:
             return max(lo, (a0 - b) / m), min(hi, (a1 - b) / m)
@@ -255,7 +256,7 @@ if numba is not None:
         return (lo, hi) if a0 < b < a1 else (lo, -1.0)
 
     @numba.njit(cache=True, nogil=True)
-    def _distort_one(img, p, a, b, out):  # pragma: no cover - compiled
+    def _distort_one(img: np.ndarray, p: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         """Distort one image ``img`` ``(side, side)`` into ``out`` (zeros)
         with the parameters ``p``.  ``a`` and ``b`` ``(side + 4, side + 4)``
         are zeros, and are left so: the image and its changed strokes, with
@@ -309,7 +310,8 @@ if numba is not None:
         b[r0 + 2 : r1 + 3, c0 + 2 : c1 + 3] = 0.0
 
     @numba.njit(cache=True, nogil=True, parallel=True)
-    def _distort_compiled(images, params, out):  # pragma: no cover - compiled
+    def _distort_compiled(images: np.ndarray, params: np.ndarray, out: np.ndarray) -> None:
+        """:func:`_distort_one` for every image, in blocks shared among the cores."""
         n, side = images.shape[0], images.shape[1]
         per_task = 512
         for q in numba.prange(-(-n // per_task)):

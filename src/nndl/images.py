@@ -30,11 +30,15 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DataError, require
 from .files import atomic_write, read_bytes
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 #: The largest image file (in bytes) nndl reads.
 MAX_FILE_BYTES = 32 * 2**20
@@ -154,7 +158,7 @@ def grey(img) -> np.ndarray:
     return g * alpha + background * (1.0 - alpha)
 
 
-def to_mnist(img) -> np.ndarray:
+def to_mnist(img: PIL.Image.Image) -> np.ndarray:
     """Preprocess a ``PIL.Image`` as MNIST's digits were made.
 
     Returns the 28 x 28 ``uint8`` image the network reads (as ``byte / 256``):
@@ -165,7 +169,7 @@ def to_mnist(img) -> np.ndarray:
     return fit_mnist(ink_of(img))
 
 
-def ink_of(img) -> np.ndarray:
+def ink_of(img: PIL.Image.Image) -> np.ndarray:
     """Steps 1 to 3: the ink of a ``PIL.Image`` as floats in [0, 1] (1 the
     darkest stroke, paper 0), cropped to its bounding box."""
     g = grey(img)
@@ -268,7 +272,7 @@ def even_strokes(work: np.ndarray) -> np.ndarray:
     return work
 
 
-def _rank(a: np.ndarray, pick, step: int) -> np.ndarray:
+def _rank(a: np.ndarray, pick: np.ufunc, step: int) -> np.ndarray:
     """``pick`` (np.maximum or np.minimum) of each pixel and its neighbours:
     the four beside it on even steps, all eight on odd ones."""
     p = np.pad(a, 1)
