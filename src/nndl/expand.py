@@ -190,7 +190,7 @@ def distort(images: np.ndarray, params: np.ndarray) -> np.ndarray:
     side = math.isqrt(images.shape[1])
     out = np.zeros_like(images)
     if _compiled is not None:
-        _compiled(images.reshape(-1, side, side), params, out.reshape(-1, side, side))
+        _compiled(images.reshape(-1, side, side), params, out)
     else:
         distort_numpy(images, params, out)
     return out
@@ -257,11 +257,14 @@ if numba is not None:
 
     @numba.njit(cache=True, nogil=True)
     def _distort_one(img: np.ndarray, p: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-        """Distort one image ``img`` ``(side, side)`` into ``out`` (zeros)
-        with the parameters ``p``.  ``a`` and ``b`` ``(side + 4, side + 4)``
-        are zeros, and are left so: the image and its changed strokes, with
-        a border of 2 so that no read needs a bounds check."""
+        """Distort one image ``img`` ``(side, side)`` into ``out`` (its
+        ``side * side`` pixels, zeros) with the parameters ``p``.  ``a`` and
+        ``b`` hold ``(side + 4) ** 2`` zeros, and are left so: the image and
+        its changed strokes, row after row with a border of 2, so that no
+        read needs a bounds check.  Indices are unsigned: Numba then skips
+        its check for negative ones, which costs more than the arithmetic."""
         side = img.shape[0]
+        w = side + 4
         c = (side - 1) / 2
         # the ink's bounding box
         r0, r1, c0, c1 = side, -1, side, -1
@@ -274,18 +277,19 @@ if numba is not None:
             return
         for y in range(r0, r1 + 1):
             for x in range(c0, c1 + 1):
-                a[y + 2, x + 2] = img[y, x]
+                a[np.uint64((y + 2) * w + x + 2)] = img[y, x]
         # the stroke change; a thicker stroke reaches one pixel beyond the
         # box, but not beyond the image
         s = p[6]
         r0, r1, c0, c1 = max(r0 - 1, 0), min(r1 + 1, side - 1), max(c0 - 1, 0), min(c1 + 1, side - 1)
         for i in range(r0 + 2, r1 + 3):
             for j in range(c0 + 2, c1 + 3):
-                v = a[i, j]
+                q = np.uint64(i * w + j)
+                v = a[q]
                 if s > 0:
-                    b[i, j] = v + s * (max(max(v, a[i - 1, j]), max(max(a[i + 1, j], a[i, j - 1]), a[i, j + 1])) - v)
+                    b[q] = v + s * (max(max(max(a[q - w], a[q + w]), max(a[q - 1], a[q + 1])), v) - v)
                 else:
-                    b[i, j] = v + s * (v - min(min(v, a[i - 1, j]), min(min(a[i + 1, j], a[i, j - 1]), a[i, j + 1])))
+                    b[q] = v + s * (v - min(min(min(a[q - w], a[q + w]), min(a[q - 1], a[q + 1])), v))
         # each new pixel reads the old at M (p - c - t) + c, which is zero
         # outside the open box (r0 - 1, r1 + 1) x (c0 - 1, c1 + 1): that
         # bounds each row's range of new pixels
@@ -300,14 +304,18 @@ if numba is not None:
                 sx, sy = m00 * ox + bx, m10 * ox + by
                 if sx <= c0 - 1 or sx >= c1 + 1 or sy <= r0 - 1 or sy >= r1 + 1:
                     continue
-                x0, y0 = math.floor(sx), math.floor(sy)
+                # in the buffer's coordinates, which are positive: int() is floor()
+                sx, sy = sx + 2.0, sy + 2.0
+                x0, y0 = int(sx), int(sy)
                 fx, fy = sx - x0, sy - y0
-                i, j = y0 + 2, x0 + 2
-                top = b[i, j] + fx * (b[i, j + 1] - b[i, j])
-                bottom = b[i + 1, j] + fx * (b[i + 1, j + 1] - b[i + 1, j])
-                out[oy, ox] = min(math.floor(top + fy * (bottom - top) + 0.5), 255)
-        a[r0 + 2 : r1 + 3, c0 + 2 : c1 + 3] = 0.0
-        b[r0 + 2 : r1 + 3, c0 + 2 : c1 + 3] = 0.0
+                q = np.uint64(y0 * w + x0)
+                top = b[q] + fx * (b[q + 1] - b[q])
+                bottom = b[q + w] + fx * (b[q + w + 1] - b[q + w])
+                out[np.uint64(oy * side + ox)] = min(int(top + fy * (bottom - top) + 0.5), 255)
+        for i in range(r0 + 2, r1 + 3):
+            for j in range(c0 + 2, c1 + 3):
+                q = np.uint64(i * w + j)
+                a[q], b[q] = 0.0, 0.0
 
     @numba.njit(cache=True, nogil=True, parallel=True)
     def _distort_compiled(images: np.ndarray, params: np.ndarray, out: np.ndarray) -> None:
@@ -315,7 +323,7 @@ if numba is not None:
         n, side = images.shape[0], images.shape[1]
         per_task = 512
         for q in numba.prange(-(-n // per_task)):
-            a, b = np.zeros((side + 4, side + 4)), np.zeros((side + 4, side + 4))
+            a, b = np.zeros((side + 4) ** 2), np.zeros((side + 4) ** 2)
             for k in range(q * per_task, min(n, (q + 1) * per_task)):
                 _distort_one(images[k], params[k], a, b, out[k])
 
