@@ -9,11 +9,13 @@ MNIST's test digits and, with ``--handwriting``, on
 ``benchmarks/handwriting.py``'s digits (which needs its fonts and
 scikit-learn, and takes minutes per model).  By default the notebook's run
 (784 30 10, 10 epochs, mini-batch 10, eta 3.0, seed 0); ``--hidden`` and
-``--epochs`` change it.
+``--epochs`` change it, and ``--scaled`` starts the weights as N(0, 1/n_in)
+(chapter 3's initialisation, as nndl's default model does) rather than
+N(0, 1).
 
 Run::
 
-    python benchmarks/expand.py [--hidden 30] [--epochs 10] [--handwriting]
+    python benchmarks/expand.py [--hidden 30] [--epochs 10] [--scaled] [--handwriting]
 
 It appends its result, with the command that produced it, to
 ``benchmarks/results/expand.txt``.
@@ -72,18 +74,21 @@ def cost_lines(data, repeat: int) -> list[str]:
     return lines
 
 
-def effect_lines(data, hidden: int, epochs: int, handwriting: bool) -> list[str]:
+def effect_lines(data, hidden: int, epochs: int, scaled: bool, handwriting: bool) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         for expanded in (False, True):
             net = Network([784, hidden, 10], seed=0, dtype=np.float32)
+            if scaled:
+                net.weights = [w / np.float32(np.sqrt(w.shape[1])) for w in net.weights]
             if expanded:
                 E.sgd(net, data.train, epochs, 10, 3.0, seed=0, log=None)
             else:
                 net.SGD(data.train, epochs, 10, 3.0, log=None)
             name = "expanded" if expanded else "plain"
             score = net.evaluate(data.test)
-            line = f"  784 {hidden} 10, {epochs} epochs, {name:8}: MNIST test {score} / 10000"
+            init = "N(0, 1/n_in)" if scaled else "N(0, 1)"
+            line = f"  784 {hidden} 10, {init}, {epochs} epochs, {name:8}: MNIST test {score} / 10000"
             if handwriting:
                 model = net.save(Path(tmp) / f"{name}.npz")
                 line += ", handwriting " + ", ".join(f"{k} {v}" for k, v in read_handwriting(model).items())
@@ -104,11 +109,12 @@ def main() -> int:
     p.add_argument("--hidden", type=int, default=30, help="hidden neurons of the compared networks (default: 30)")
     p.add_argument("--epochs", type=int, default=10, help="epochs of the compared runs (default: 10)")
     p.add_argument("--repeat", type=int, default=5, help="timings are the median of this many (default: 5)")
+    p.add_argument("--scaled", action="store_true", help="start the weights as N(0, 1/n_in) rather than N(0, 1)")
     p.add_argument("--handwriting", action="store_true", help="also score both on benchmarks/handwriting.py")
     args = p.parse_args()
     data = nndl.load()
     lines = ["expanded data, cost:", *cost_lines(data, args.repeat), "expanded data, effect:"]
-    lines += effect_lines(data, args.hidden, args.epochs, args.handwriting)
+    lines += effect_lines(data, args.hidden, args.epochs, args.scaled, args.handwriting)
     report = "\n".join(lines)
     print(report)
     out = Path(__file__).with_name("results") / "expand.txt"

@@ -395,8 +395,9 @@ def add_predict(sub) -> None:
         "predict",
         help="read handwritten digits from image files",
         description="Classify images of handwritten digits (PNG, JPEG, ...; any size; dark on light or light on "
-        "dark). Each is preprocessed as MNIST was made: cropped to the ink, fitted into 20x20, centred by mass "
-        "in 28x28. Prints each path, the predicted digit and the ten output activations.",
+        "dark). Each is preprocessed as MNIST was made: cropped to the ink, fitted into 20x20 with its strokes "
+        "made about as thick as MNIST's, centred by mass in 28x28. Prints each path, the predicted digit and the "
+        "ten output activations. Without a model file, the default model shipped with nndl reads them.",
     )
     p.add_argument(
         "paths",
