@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,11 +108,19 @@ def test_cached_model_is_trained_once_then_cached(tmp_path, monkeypatch):
 
 def test_the_shipped_default_model_is_what_its_record_says(mnist):
     """The default model is in the package: its digest, settings and
-    accuracy on MNIST's test digits are those recorded beside it."""
+    accuracy on MNIST's test digits are those recorded beside it, and the
+    settings are those of the script that makes it."""
+    import importlib.util
+
     record = bundled_record()
     net = bundled_model()
     assert net.sizes == record["settings"]["sizes"] and net.settings == record["settings"]
     assert net.evaluate(mnist.test) / len(mnist.test) == record["accuracy"]["mnist_test"] >= 0.98
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_default_model.py"
+    spec = importlib.util.spec_from_file_location("make_default_model", script)
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    assert maker.settings() == record["settings"]
 
 
 def test_predict_without_model_uses_the_shipped_model(tmp_path):
