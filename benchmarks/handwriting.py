@@ -28,7 +28,7 @@ paper, in two ways:
 each alternately as PNG and JPEG.  Then ``nndl predict --json [MODEL]``
 reads all of them, and the accuracy is reported per source, kind and
 format, per digit, and per font.
-Without ``--model`` the default model (the default settings, trained once)
+Without ``--model`` nndl's default model (the one shipped in the package)
 is used.
 
 Two controls say where the errors come from.  The first 898 of MNIST's test
@@ -239,10 +239,9 @@ def nearest_neighbours(inputs: Path, made) -> dict[str, int]:
 
 def as_stored(model: str | None, limit: int | None) -> float:
     """The model's accuracy on the control digits as MNIST stores them."""
-    from nndl.network import Network
-    from nndl.predict import default_model_path
+    from nndl.predict import load_model
 
-    net = Network.load(model or default_model_path())
+    net = load_model(model)
     grids, labels, _ = sources(limit)["mnist-control"]
     return float(
         (net.predict((np.array(grids) * 255).round().astype(np.uint8).reshape(len(grids), -1)) == labels).mean()

@@ -62,8 +62,10 @@ def test_train_save_evaluate(tmp_path, tiny_npz):
     assert str(model) in r.stderr
     r2 = nndl("evaluate", str(model), "--data", str(tiny_npz))
     assert r2.returncode == 0, r2.stderr
-    assert re.fullmatch(r"\d+ / 20 \(\d+\.\d\d %\)\n", r2.stdout)
-    assert int(r2.stdout.split()[0]) == epoch_lines(r.stdout)[-1][1]
+    total, *per_digit = r2.stdout.splitlines()
+    assert re.fullmatch(r"\d+ / 20 \(\d+\.\d\d %\)", total)
+    assert int(total.split()[0]) == epoch_lines(r.stdout)[-1][1]
+    assert len(per_digit) == 10
     from nndl import Network
 
     net = Network.load(model)
@@ -98,6 +100,45 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_evaluate_a_test_set_alone_per_digit(tmp_path, digit_model, mnist):
+    """A folder of just the t10k pair (as a handwriting set is saved) is read
+    as a test set by evaluate and plot confusion; evaluate prints the total,
+    then each digit's share right, which add up to it; training on it is one
+    line and exit status 2."""
+    from conftest import write_idx
+
+    from nndl import Network
+
+    folder = tmp_path / "my-digits"
+    folder.mkdir()
+    images, labels = mnist.test.images[:200], mnist.test.labels[:200].copy()
+    labels[labels == 7] = 1  # a set with no 7s
+    write_idx(folder / "t10k-images-idx3-ubyte", images.reshape(-1, 28, 28))
+    write_idx(folder / "t10k-labels-idx1-ubyte", labels)
+    r = nndl("evaluate", str(digit_model), "--data", str(folder))
+    assert r.returncode == 0, r.stderr
+    total, *rows = r.stdout.splitlines()
+    right = Network.load(digit_model).predict(images) == labels  # the oracle
+    assert total == f"{right.sum()} / 200 ({100 * right.mean():.2f} %)"
+    assert len(rows) == 10
+    for digit, row in enumerate(rows):
+        m = re.fullmatch(r"  (\d): +(\d+) / +(\d+) \((.*)\)", row)
+        assert m and int(m[1]) == digit, row
+        assert (int(m[2]), int(m[3])) == (right[labels == digit].sum(), (labels == digit).sum())
+        assert m[4] == ("none in the set" if digit == 7 else f"{100 * right[labels == digit].mean():.2f} %")
+    out = tmp_path / "confusion.png"
+    r = nndl("plot", "confusion", str(digit_model), "--data", str(folder), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model = tmp_path / "never.npz"
+    r = nndl("train", "--data", str(folder), "--epochs", "1", "--save", str(model))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "holds only a test set" in r.stderr and "nothing to train on" in r.stderr
+    assert not model.exists()
+    r = nndl("evaluate", str(digit_model), "--data", str(folder), "--eval", "validation")
+    assert r.returncode == 2 and "no validation part" in r.stderr and r.stdout == ""
 
 
 def test_bad_model_file_and_a_good_model_is_not_overwritten(tmp_path, tiny_npz):

@@ -68,6 +68,38 @@ def test_idx_folder_round_trip(idx_folder, tiny_arrays):
     assert np.array_equal(data.test.images, a["test_images"].reshape(20, 784))
 
 
+def test_t10k_pair_alone_is_a_test_set(tmp_path, tiny_arrays):
+    """A folder of only MNIST's t10k pair is a test set: it evaluates, and
+    anything that trains on it stops with one line saying why."""
+    from nndl import Network, TrainConfig, train
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    write_idx(folder / "t10k-images-idx3-ubyte", tiny_arrays["test_images"])
+    write_idx(folder / "t10k-labels-idx1-ubyte", tiny_arrays["test_labels"], compress=True)
+    data = load(folder)
+    assert data.test_only and not load().test_only
+    assert np.array_equal(data.test.images, tiny_arrays["test_images"].reshape(20, 784))
+    assert np.array_equal(data.test.labels, tiny_arrays["test_labels"])
+    assert (data.n_inputs, data.n_classes) == (784, 10)
+    net = Network([784, 5, 10], seed=0)
+    assert 0 <= net.evaluate(data.test) <= 20 and net.evaluate(data["test"]) == net.evaluate(data.test)
+    for attempt in (
+        lambda: net.SGD(data.train, 1, 10, 3.0),
+        lambda: train(TrainConfig(sizes=(784, 5, 10), epochs=1, data=str(folder)), log=None),
+        lambda: len(data.train),
+    ):
+        with pytest.raises(DataError, match=r"holds only a test set .*nothing to train on") as e:
+            attempt()
+        assert str(folder) in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(DataError, match="no validation part; use its test part"):
+        net.evaluate(data.validation)
+    # half a training pair is not a test set: the missing half is named
+    write_idx(folder / "train-images-idx3-ubyte", tiny_arrays["train_images"])
+    with pytest.raises(DataError, match="has no train-labels-idx1-ubyte"):
+        load(folder)
+
+
 def test_idx_split_of_60000_is_the_books(tmp_path):
     folder = tmp_path / "big"
     folder.mkdir()

@@ -12,7 +12,7 @@ from drawing import draw, encode, mnist_on_paper
 from PIL import Image
 
 from nndl import DataError
-from nndl.images import MAX_PIXELS, load_digit, to_mnist
+from nndl.images import BOX, MAX_PIXELS, STROKE_RANGE, even_strokes, load_digit, stroke_width, to_mnist, work_size
 from nndl.network import Network
 
 
@@ -87,6 +87,53 @@ def test_preprocessing_mnist_digits_on_paper_keeps_them_readable(mnist, digit_mo
     for side in (28, 200):
         seen = np.stack([to_mnist(mnist_on_paper(im, side)) for im in images])
         assert (net.predict(seen.reshape(300, -1)) == labels).mean() >= raw - 0.03
+
+
+def mnist_width(digit: np.ndarray) -> float:
+    """A 28 x 28 digit's stroke width in pixels of MNIST's 20 x 20 box,
+    measured as the preprocessing measures it."""
+    work = work_size(ink_crop(digit.reshape(28, 28) / 255.0))
+    return stroke_width(work) * BOX / max(work.shape)
+
+
+def ink_crop(d: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero(d.any(axis=1)), np.flatnonzero(d.any(axis=0))
+    return d[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
+
+
+def test_stroke_range_is_mnists(mnist):
+    """Oracle: the range pens are brought into is the 10th to 90th
+    percentile of MNIST's own training digits."""
+    widths = [mnist_width(im) for im in mnist.train.images[:2000]]
+    assert np.allclose(np.percentile(widths, [10, 90]), STROKE_RANGE, atol=0.1)
+    # and the measure itself: a long bar 6 wide is about 6 wide, whichever way it lies
+    bar = np.zeros((700, 700), np.float32)
+    bar[50:650, 300:306] = 1
+    assert stroke_width(bar) == pytest.approx(6, rel=0.02) and stroke_width(bar.T) == stroke_width(bar)
+
+
+@pytest.mark.parametrize("digit", [0, 1, 7])
+def test_a_fine_pen_on_a_big_sheet_reads_as_thick_as_mnist(digit):
+    """A 2-pixel pen on a 400-pixel digit would shrink to a faint trace a
+    tenth of a pixel wide; it is thickened to MNIST's range instead and
+    looks like the same digit written with a pen of MNIST's width."""
+    lo, hi = STROKE_RANGE
+    fine = to_mnist(draw(digit, canvas=(900, 700), box=(300, 200, 400), pen=2))
+    usual = to_mnist(draw(digit, canvas=(900, 700), box=(300, 200, 400), pen=40))  # 2 pixels of 20
+    assert lo - 0.2 <= mnist_width(fine) <= hi and lo <= mnist_width(usual) <= hi
+    assert fine.max() == 255 and np.count_nonzero(fine >= 128) >= 0.85 * np.count_nonzero(usual >= 128)
+    assert np.abs(fine.astype(int) - usual.astype(int)).mean() < 8
+    # a felt marker 6 pixels of 20 wide is thinned into range
+    thick = to_mnist(draw(digit, canvas=(900, 700), box=(300, 200, 400), pen=120))
+    assert mnist_width(thick) <= hi + 0.3
+
+
+def test_pens_like_mnists_are_left_alone(mnist):
+    """Digits whose strokes are already in MNIST's range go through unchanged."""
+    for image in mnist.test.images[:100]:
+        work = work_size(ink_crop(image.reshape(28, 28) / 255.0))
+        if STROKE_RANGE[0] <= stroke_width(work) * BOX / max(work.shape) <= STROKE_RANGE[1]:
+            assert even_strokes(work) is work
 
 
 def png_header(width: int, height: int) -> bytes:

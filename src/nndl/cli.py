@@ -159,7 +159,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser(
-        "evaluate", help="score a saved model", description="Print correct / total and the accuracy of a saved model."
+        "evaluate",
+        help="score a saved model",
+        description="Print correct / total and the accuracy of a saved model, then the same for each digit (label).",
     )
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("--data", metavar="PATH", help="data set to score on (default: bundled MNIST)")
@@ -174,9 +176,20 @@ def add_evaluate(sub) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     net, split = _model_and_data(args)
-    correct = net.evaluate(split)
+    labels = split.y
+    right = net.predict(split.images) == labels
+    correct = int(right.sum())
     print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
+    # per digit: how many of each there are, and how many of those are right
+    totals = np.bincount(labels, minlength=net.sizes[-1])
+    hits = np.bincount(labels[right], minlength=len(totals))
+    width = len(str(totals.max()))
+    for digit, (n, k) in enumerate(zip(totals, hits)):
+        score = f"({100 * k / n:.2f} %)" if n else "(none in the set)"
+        print(f"  {digit}: {k:{width}} / {n:{width}} {score}")
     return 0
 
 
@@ -393,8 +406,9 @@ def add_predict(sub) -> None:
         "predict",
         help="read handwritten digits from image files",
         description="Classify images of handwritten digits (PNG, JPEG, ...; any size; dark on light or light on "
-        "dark). Each is preprocessed as MNIST was made: cropped to the ink, fitted into 20x20, centred by mass "
-        "in 28x28. Prints each path, the predicted digit and the ten output activations.",
+        "dark). Each is preprocessed as MNIST was made: cropped to the ink, fitted into 20x20 with its strokes "
+        "made about as thick as MNIST's, centred by mass in 28x28. Prints each path, the predicted digit and the "
+        "ten output activations. Without a model file, the default model shipped with nndl reads them.",
     )
     p.add_argument(
         "paths",

@@ -29,7 +29,7 @@ import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -83,9 +83,37 @@ class Split:
         return self.images.astype(dtype)
 
 
+class MissingSplit(Split):
+    """Stands for a part a data set does not have (a test set alone has no
+    training part): reading its images or labels, as training does, is a
+    :class:`DataError` that says what is missing."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        object.__setattr__(self, "message", message)
+
+    def __repr__(self) -> str:
+        return f"MissingSplit({self.message!r})"
+
+    @property
+    def images(self) -> np.ndarray:
+        raise DataError(self.message)
+
+    @property
+    def labels(self) -> np.ndarray:
+        raise DataError(self.message)
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """Training, validation and test splits of one data set."""
+    """Training, validation and test splits of one data set.
+
+    A data set may be a test set alone (a folder of just MNIST's
+    ``t10k-images`` and ``t10k-labels``, say): its training and validation
+    parts are then :class:`MissingSplit` s, and only its test part can be
+    used.
+    """
 
     train: Split
     validation: Split
@@ -98,14 +126,22 @@ class Dataset:
         return getattr(self, part)
 
     @property
+    def test_only(self) -> bool:
+        """Whether this is a test set alone, with nothing to train on."""
+        return isinstance(self.train, MissingSplit)
+
+    def _present(self) -> list[Split]:
+        return [s for s in (self.train, self.validation, self.test) if not isinstance(s, MissingSplit)]
+
+    @property
     def n_inputs(self) -> int:
         """Pixels per image: the width of the network's input layer."""
-        return self.train.images.shape[1]
+        return self.test.images.shape[1]
 
     @property
     def n_classes(self) -> int:
         """Distinct labels (at least 10, as in MNIST): the width of the output layer."""
-        top = max(int(s.labels.max(initial=0)) for s in (self.train, self.validation, self.test))
+        top = max(int(s.labels.max(initial=0)) for s in self._present())
         return max(10, top + 1)
 
 
@@ -188,15 +224,17 @@ def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return found[1] if found is not None and found[0]() is images else None
 
 
-def _layout(width: int, sizes: list[tuple[int, int]]) -> tuple[list[list[tuple[int, np.dtype, tuple]]], int]:
+def _layout(
+    width: int, sizes: list[tuple[int, int]]
+) -> tuple[list[list[tuple[int, np.dtype, tuple[int, ...]]]], int]:
     """Where each part's arrays lie in the run of bytes, for images of
     ``width`` pixels and ``(n, nnz)`` per part: ``(offset, dtype, shape)``
     of images, labels, indptr, pixels, values; and the total length."""
     at, parts = _TABLE, []
     for n, nnz in sizes:
-        arrays = []
-        for dtype, shape in (("u1", (n, width)), ("<i8", (n,)), ("<i8", (n + 1,)), ("<u2", (nnz,)), ("u1", (nnz,))):
-            dtype = np.dtype(dtype)
+        arrays: list[tuple[int, np.dtype, tuple[int, ...]]] = []
+        for code, shape in (("u1", (n, width)), ("<i8", (n,)), ("<i8", (n + 1,)), ("<u2", (nnz,)), ("u1", (nnz,))):
+            dtype = np.dtype(code)
             arrays.append((at, dtype, shape))
             at += -(-math.prod(shape) * dtype.itemsize // 64) * 64
         parts.append(arrays)
@@ -247,9 +285,11 @@ def _unpack(payload: np.ndarray) -> Dataset:
             payload[at : at + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
             for at, dtype, shape in arrays
         )
-        _NONZERO[id(images)] = (weakref.ref(images), tuple(nonzero))
+        indptr, pixels, values = nonzero
+        _NONZERO[id(images)] = (weakref.ref(images), (indptr, pixels, values))
         splits.append(Split(images, labels))
-    return Dataset(*splits, name=BUNDLED)
+    train, validation, test = splits
+    return Dataset(train, validation, test, name=BUNDLED)
 
 
 def _make_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
@@ -293,7 +333,7 @@ def _hold_out(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[Split
 
 def _dataset(train: Split, validation: Split, test: Split, name: str) -> Dataset:
     data = Dataset(train, validation, test, name)
-    widths = {s.images.shape[1] for s in (train, validation, test)}
+    widths = {s.images.shape[1] for s in data._present()}
     if len(widths) != 1:
         raise DataError(f"{name}: the parts have images of different sizes: {sorted(widths)} pixels")
     return data
@@ -364,7 +404,7 @@ class _ArraysOnly(pickle.Unpickler):
     """An unpickler that can rebuild NumPy arrays and nothing else; every
     array it builds is taken from the file's ``budget``."""
 
-    def __init__(self, file, budget: Budget, **kwargs) -> None:
+    def __init__(self, file: IO[bytes], budget: Budget, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
         self.budget = budget
 
@@ -553,17 +593,25 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
+def _idx_names(stem: str) -> tuple[str, ...]:
+    """The names an IDX file ``stem`` may have: plain or gzip'd, ``-idx`` or ``.idx``."""
+    dotted = stem.replace("-idx", ".idx")
+    return stem, stem + ".gz", dotted, dotted + ".gz"
+
+
 def _find_idx(folder: Path, stem: str) -> Path:
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    for name in _idx_names(stem):
         try:
             if (folder / name).is_file():
                 return folder / name
         except OSError as e:  # a folder nndl may not look into
             raise DataError(f"cannot read the folder {folder}: {e.strerror or e}") from None
-    raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files")
+    raise DataError(f"{folder} has no {stem} (or {stem}.gz): expected MNIST's four IDX files, or the t10k pair alone")
 
 
 def _load_idx_folder(folder: Path) -> Dataset:
+    """MNIST's four IDX files; or only the ``t10k`` pair, a test set alone."""
+
     def part(prefix: str) -> tuple[np.ndarray, np.ndarray]:
         images_path = _find_idx(folder, f"{prefix}-images-idx3-ubyte")
         labels_path = _find_idx(folder, f"{prefix}-labels-idx1-ubyte")
@@ -574,8 +622,19 @@ def _load_idx_folder(folder: Path) -> Dataset:
             raise DataError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
         return images, labels
 
-    train, validation = _hold_out(*part("train"), str(folder))
     test = _make_split(*part("t10k"), f"{folder} (t10k)")
+    if not any(
+        (folder / name).is_file()
+        for kind in ("images-idx3", "labels-idx1")
+        for name in _idx_names(f"train-{kind}-ubyte")
+    ):
+        held = f"{folder} holds only a test set (t10k-images and t10k-labels)"
+        missing = MissingSplit(
+            f"{held}: nothing to train on; training needs train-images-idx3-ubyte and "
+            "train-labels-idx1-ubyte beside them"
+        )
+        return _dataset(missing, MissingSplit(f"{held}, no validation part; use its test part"), test, folder.name)
+    train, validation = _hold_out(*part("train"), str(folder))
     return _dataset(train, validation, test, folder.name)
 
 
@@ -621,6 +680,7 @@ def load_data_wrapper(
 __all__ = [
     "MAX_BYTES",
     "Dataset",
+    "MissingSplit",
     "Split",
     "load",
     "load_data",

@@ -2,9 +2,13 @@
 
 :func:`predict_images` turns image files into :class:`Prediction` s through
 :mod:`nndl.images`' MNIST preprocessing.  :func:`default_model` is the
-network ``predict`` and ``serve`` use when no model file is given: the
-default settings (``TrainConfig()``, the notebook's run) trained once, then
-kept in the user's cache folder.
+network ``predict`` and ``serve`` use when no model file is given: one
+shipped in the package, made to read real handwriting (still the chapter's
+sigmoid network with the quadratic cost, trained by SGD, but wider and on
+expanded data; ``scripts/make_default_model.py`` makes it, and
+``resources/default-model.json`` records how and how well it reads).  Should
+that file be damaged, the notebook's run is trained once instead and kept in
+the user's cache folder (:func:`cached_model`).
 """
 
 from __future__ import annotations
@@ -14,16 +18,25 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from .cache import CACHE_ENV, cache_dir  # noqa: F401 (CACHE_ENV: the variable users set, named here too)
+from .config import TrainConfig
 from .errors import DataError
 from .modelfile import MODEL_FORMAT
 from .network import Network
-from .train import TrainConfig, train
+from .train import train
 
+#: The default model in the package's resources, and the record beside it
+#: (its settings, accuracy and SHA-256 digest).
+BUNDLED_MODEL, BUNDLED_RECORD = "default-model.npz", "default-model.json"
+#: Where they are.
+RESOURCES = resources.files("nndl") / "resources"
+#: What is trained (once, then cached) should the shipped model be damaged: the notebook's run.
+FALLBACK = TrainConfig()
 #: The most images one ``predict`` call reads.
 MAX_IMAGES = 100_000
 
@@ -71,7 +84,48 @@ def predict_images(net: Network, paths: Sequence[str | os.PathLike]) -> list[Pre
     return predict_digits(net, inputs, [str(p) for p in paths])
 
 
-def default_model_path(config: TrainConfig | None = None) -> Path:
+def bundled_record() -> dict:
+    """The record of the shipped default model: ``settings``, ``sha256``
+    and the accuracy measured when it was made."""
+    try:
+        record = json.loads((RESOURCES / BUNDLED_RECORD).read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"the record of the default model is unreadable ({e})") from None
+    if not (isinstance(record, dict) and isinstance(record.get("sha256"), str)):
+        raise DataError("the record of the default model holds no sha256 digest")
+    return record
+
+
+def bundled_model() -> Network:
+    """The default model shipped in the package, checked against the
+    SHA-256 digest in its record; a :class:`DataError` if the two differ."""
+    expected = bundled_record()["sha256"]
+    with resources.as_file(RESOURCES / BUNDLED_MODEL) as path:
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as e:
+            raise DataError(f"cannot read {path}: {e.strerror}") from None
+        if digest != expected:
+            raise DataError(f"{path} has SHA-256 {digest[:12]}..., not the {expected[:12]}... it was made with")
+        return Network.load(path)
+
+
+def default_model(say: Callable[[str], None] | None = None) -> Network:
+    """The network ``predict`` and ``serve`` use without a model file: the
+    shipped :func:`bundled_model`, or, if that file is damaged, the
+    notebook's run trained once (:func:`cached_model`).  ``say`` hears
+    which."""
+    say = say or (lambda line: None)
+    try:
+        net = bundled_model()
+    except DataError as e:
+        say(f"The default model shipped with nndl is unusable ({e}); using the notebook's run instead")
+        return cached_model(FALLBACK, say=say)
+    say(f"Using the default model ({' '.join(map(str, net.sizes))}, trained on expanded MNIST)")
+    return net
+
+
+def cached_model_path(config: TrainConfig | None = None) -> Path:
     """The cache file for a model trained with ``config`` (default: the
     default settings); its name carries the settings' fingerprint, so other
     settings never reuse it."""
@@ -80,7 +134,7 @@ def default_model_path(config: TrainConfig | None = None) -> Path:
     return cache_dir() / f"model-{hashlib.sha256(settings.encode()).hexdigest()[:12]}.npz"
 
 
-def default_model(config: TrainConfig | None = None, say: Callable[[str], None] | None = None) -> Network:
+def cached_model(config: TrainConfig | None = None, say: Callable[[str], None] | None = None) -> Network:
     """The network trained with ``config`` (the default settings unless
     told otherwise), trained on first use and then read from the cache.
 
@@ -90,17 +144,17 @@ def default_model(config: TrainConfig | None = None, say: Callable[[str], None] 
     """
     config = config or TrainConfig()
     say = say or (lambda line: None)
-    path = default_model_path(config)
+    path = cached_model_path(config)
     if path.exists():
         try:
             net = Network.load(path)
         except DataError as e:  # damaged since it was written: make it again
-            say(f"The cached default model is unusable ({e}); training it again")
+            say(f"The cached model is unusable ({e}); training it again")
         else:
-            say(f"Using the default model {path}")
+            say(f"Using the model {path}")
             return net
     say(
-        f"No model given: training the default one ({' '.join(map(str, config.sizes))}, {config.epochs} epochs, "
+        f"Training a model ({' '.join(map(str, config.sizes))}, {config.epochs} epochs, "
         f"mini-batch {config.batch_size}, eta {config.eta}) once; it will be kept in {path}"
     )
     net, history = train(config, log=say)
@@ -109,7 +163,7 @@ def default_model(config: TrainConfig | None = None, say: Callable[[str], None] 
     except OSError as e:
         raise DataError(f"cannot create the cache folder {path.parent}: {e.strerror}") from None
     net.save(path, history.settings)
-    say(f"Saved the default model to {path}")
+    say(f"Saved the model to {path}")
     return net
 
 
