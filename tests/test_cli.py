@@ -165,3 +165,24 @@ def test_trains_on_real_idx_files_made_elsewhere():
     assert r.returncode == 0, r.stderr
     ((_, correct, total),) = epoch_lines(r.stdout)
     assert total == 10_000 and correct > 6000  # ten classes: chance is 1,000
+
+
+def test_expand_trains_each_epoch_on_that_epochs_distortions(tmp_path, tiny_npz):
+    """``--expand``: epoch j trains on nndl.expand.epoch_images(images, seed, j),
+    the same as calling SGD one epoch at a time on those images by hand."""
+    from nndl import Network, TrainConfig, load, train
+    from nndl.cli import main
+    from nndl.expand import epoch_images
+
+    data = load(tiny_npz)
+    config = TrainConfig(sizes=(784, 8, 10), epochs=2, batch_size=5, seed=4, data=str(tiny_npz), expand=True)
+    net, history = train(config, data=data, log=None)
+    by_hand = Network([784, 8, 10], seed=4, dtype="float32")
+    for epoch in range(2):
+        images = epoch_images(data.train.images, 4, epoch)
+        by_hand.SGD((images, data.train.labels), 1, 5, 3.0, log=None)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights + net.biases, by_hand.weights + by_hand.biases))
+    assert [e.epoch for e in history] == [0, 1] and history.settings["expand"] is True
+    plain, _ = train(TrainConfig(sizes=(784, 8, 10), epochs=2, batch_size=5, seed=4), data=data, log=None)
+    assert not np.array_equal(plain.weights[0], net.weights[0])
+    assert main(["train", "--data", str(tiny_npz), "--sizes", "784", "8", "10", "--epochs", "1", "--expand"]) == 0

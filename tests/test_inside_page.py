@@ -171,7 +171,6 @@ def test_the_set_is_what_evaluate_reads(page, folder, digit_model):
         assert shown["correct"][d] == (net.evaluate((images[mine].reshape(-1, 784), labels[mine])) if mine.any() else 0)
 
 
-@pytest.mark.xfail(strict=True, reason="nndl.data reads a test-only IDX folder in a change made alongside this one")
 def test_nndl_evaluate_reads_a_set_saved_from_the_page(page, folder, digit_model, capsys):
     assert len(load(folder).test) == 3
     assert main(["evaluate", str(digit_model), "--data", str(folder)]) == 0

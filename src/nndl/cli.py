@@ -69,6 +69,13 @@ def add_train(sub) -> None:
         f"{pt.dtype} with --engine pytensor)",
     )
     p.add_argument("--eval", choices=["test", "validation"], help=f"data to score after each epoch (default: {d.eval})")
+    p.add_argument(
+        "--expand",
+        action="store_true",
+        default=None,
+        help="train each epoch on a fresh small distortion of every training digit (turned, scaled, slanted, "
+        "shifted, thicker or thinner), as chapter 3 expands the data",
+    )
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     p.add_argument(
         "--history", metavar="H.json", help="write the settings and per-epoch results here, after every epoch"
@@ -112,6 +119,7 @@ def _add_engine(p: argparse.ArgumentParser, default: str | None = "auto") -> Non
 #: ``nndl train``'s flags that set the run's settings: --resume takes them from the checkpoint.
 SETTINGS = {"sizes": "--sizes", "epochs": "--epochs", "batch_size": "--batch-size", "eta": "--eta"}
 SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval", "engine": "--engine", "device": "--device"}
+SETTINGS |= {"expand": "--expand"}
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -104,7 +104,9 @@ class TrainConfig:
 
     ``eta`` is the book's learning rate for either ``engine``; left as None
     it becomes the engine's default (:data:`ENGINE_ETA`), and so does
-    ``dtype`` (:data:`ENGINE_DTYPE`).
+    ``dtype`` (:data:`ENGINE_DTYPE`).  ``expand`` trains each epoch on a
+    fresh small distortion of every training digit
+    (:func:`nndl.expand.epoch_images`, seeded by ``seed`` and the epoch).
     """
 
     sizes: tuple[int, ...] = (784, 30, 10)
@@ -117,6 +119,7 @@ class TrainConfig:
     data: str | None = None
     engine: str = "auto"
     device: str = "cpu"
+    expand: bool = False
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -136,6 +139,8 @@ class TrainConfig:
         check_seed(self.seed)
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype!r:.80}")
+        if not isinstance(self.expand, bool):
+            raise ConfigError(f"expand must be true or false, got {self.expand!r:.80}")
         if self.eval not in ("test", "validation"):
             raise ConfigError(f"eval must be 'test' or 'validation', got {self.eval!r:.80}")
         check_engine(self.engine, self.device)

@@ -15,12 +15,11 @@ Theano's ``floatX``.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from . import checkpoint as checkpoints
 from .config import MAX_BATCH, MAX_EPOCHS, TrainConfig
@@ -187,19 +186,20 @@ def _run(
     history.settings = config.to_dict()
     if history_path is not None or monitor_training:
         on_epoch = _recording(net, data, history, on_epoch, history_path, monitor_training)
-    sgd = functools.partial(
-        net.SGD,
-        data.train,
-        config.epochs,
-        config.batch_size,
-        cast(float, config.eta),  # TrainConfig fills in the engine's default
-        test_data=data[config.eval],
-        progress=progress,
-        log=log,
-        history=history,
-        start=start,
-        pace=pace,
-    )
+    eta = cast(float, config.eta)  # TrainConfig fills in the engine's default
+    common: dict[str, Any] = dict(test_data=data[config.eval], progress=progress, log=log, history=history, pace=pace)
+
+    def sgd(**hooks: Any) -> None:
+        if not config.expand:
+            net.SGD(data.train, config.epochs, config.batch_size, eta, start=start, **common, **hooks)
+            return
+        from .expand import epoch_images
+
+        for epoch in range(start.epoch, config.epochs):  # each epoch its own distortions of the digits
+            images = epoch_images(data.train.images, config.seed or 0, epoch)
+            at = start if epoch == start.epoch else Position(epoch)
+            net.SGD((images, data.train.labels), epoch + 1, config.batch_size, eta, start=at, **common, **hooks)
+
     if checkpoint is None:
         sgd(on_epoch=on_epoch)
     else:
