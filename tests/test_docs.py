@@ -34,7 +34,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
     # The notebook's outputs are kept between test runs (keyed by its cells),
     # so a second run builds in seconds; a fresh checkout runs it.
-    cache = request.config.cache.mkdir("docs-jupyter-cache") if request.config.cache else work / "cache"
+    pytest_cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    cache = pytest_cache.mkdir("docs-jupyter-cache") if pytest_cache else work / "cache"
     out = work / "html"
     command = [
         *(sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"),

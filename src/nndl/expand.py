@@ -161,7 +161,7 @@ def sgd(
     """:meth:`Network.SGD <nndl.network.Network.SGD>` on expanded data:
     each epoch trains on :func:`epoch_images` of the training images
     (``uint8``; a :class:`~nndl.data.Split` or ``(images, labels)``).
-    Returns the run's :class:`~nndl.network.History`, one entry per epoch."""
+    Returns the run's :class:`~nndl.history.History`, one entry per epoch."""
     from . import History
 
     if isinstance(training_data, Split):
