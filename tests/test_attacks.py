@@ -372,6 +372,9 @@ def test_a_gzip_idx_bomb_costs_at_most_its_budget(tmp_path, images, message):
     header = struct.pack(">BBBB", 0, 0, 8, 3) + struct.pack(">3I", *images)
     (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip_bomb(header))
     (folder / "train-labels-idx1-ubyte").write_bytes(struct.pack(">BBBBI", 0, 0, 8, 1, 1) + b"\0")
+    # a small, sound test pair, so the reader gets as far as the bomb
+    (folder / "t10k-images-idx3-ubyte").write_bytes(struct.pack(">BBBB3I", 0, 0, 8, 3, 1, 28, 28) + bytes(784))
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(struct.pack(">BBBBI", 0, 0, 8, 1, 1) + b"\0")
     nndl("train", "--data", folder).refused(message)
 
 

@@ -435,7 +435,8 @@ def test_memory_stays_flat_across_many_runs(digit_model, mnist):
             gc.collect()
             after = rss()
             kept = call(base, "GET", "/api/runs")[1]["runs"]
-            alive = [o for o in gc.get_objects() if isinstance(o, (labs.Run, nndl.Network))]
+            # type(), not isinstance(): a dead weak proxy among the objects would raise
+            alive = [o for o in gc.get_objects() if issubclass(type(o), (labs.Run, nndl.Network))]
             pictured = [r for r in alive if isinstance(r, labs.Run) and r.frames]
             lab_threads = [t for t in threading.enumerate() if t.name.startswith("nndl-lab-")]
     finally:

@@ -34,7 +34,7 @@ def lab_page(digit_model):
             page.on("pageerror", lambda e: page.problems.append(str(e)))
             page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
             page.goto(base + "train")
-            page.wait_for_selector("body[data-ready=true]")
+            page.wait_for_selector("body[data-ready=true]", timeout=WAIT)
             yield page
         finally:
             browser.close()

@@ -50,9 +50,10 @@ from numpy.typing import ArrayLike
 
 from .data import Split
 from .errors import ConfigError, DataError
+from .history import History
 
 if TYPE_CHECKING:
-    from . import History, Network
+    from .network import Network
 
 try:
     import numba
@@ -162,8 +163,6 @@ def sgd(
     each epoch trains on :func:`epoch_images` of the training images
     (``uint8``; a :class:`~nndl.data.Split` or ``(images, labels)``).
     Returns the run's :class:`~nndl.history.History`, one entry per epoch."""
-    from . import History
-
     if isinstance(training_data, Split):
         images, labels = training_data.images, training_data.labels
     else:
