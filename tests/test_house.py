@@ -210,3 +210,18 @@ def test_network_py_reads_like_the_book():
     assert len(text.splitlines()) <= 300
     for name in ("def feedforward", "def SGD", "def update_mini_batch", "def backprop", "def evaluate"):
         assert name in text
+
+
+def test_the_installed_package_holds_every_page_file_and_resource():
+    """What `pip install .` installs is what the pages and the library load:
+    every file under src/nndl/web and src/nndl/resources (the suite runs
+    against the installed package in CI, so a file left out of the package
+    data fails here rather than as a page that never loads)."""
+    from importlib.resources import files
+
+    installed = files("nndl")
+    for folder in ("web", "resources"):
+        for path in (SRC / folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                relative = path.relative_to(SRC).as_posix()
+                assert installed.joinpath(relative).is_file(), f"{relative} is not in the installed package"
