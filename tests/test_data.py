@@ -283,6 +283,7 @@ def flip_a_byte(path):
     ],
     ids=["bit", "truncated", "empty", "other-array", "bad-header"],
 )
+@pytest.mark.slow
 def test_a_damaged_cache_is_made_again(fresh_cache, damage):
     load()
     path = cache_file(fresh_cache)

@@ -124,6 +124,7 @@ def test_a_short_body_gets_408_in_json(digit_model):
         assert post(base, PNG)[0] == 200
 
 
+@pytest.mark.slow
 def test_a_full_house_gets_503_in_json_then_is_served(digit_model):
     """When every connection is busy sending a request, a newcomer gets 503
     in JSON; once the slow senders run out of time, it is served."""
