@@ -224,9 +224,7 @@ def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return found[1] if found is not None and found[0]() is images else None
 
 
-def _layout(
-    width: int, sizes: list[tuple[int, int]]
-) -> tuple[list[list[tuple[int, np.dtype, tuple[int, ...]]]], int]:
+def _layout(width: int, sizes: list[tuple[int, int]]) -> tuple[list[list[tuple[int, np.dtype, tuple[int, ...]]]], int]:
     """Where each part's arrays lie in the run of bytes, for images of
     ``width`` pixels and ``(n, nnz)`` per part: ``(offset, dtype, shape)``
     of images, labels, indptr, pixels, values; and the total length."""

@@ -64,7 +64,11 @@ def train(
     it for ``config`` (so a caller watching the run holds it from the start).
     """
     config.validate()
-    data = load(config.data) if data is None else data
+    if data is None:
+        from . import engines
+
+        engines.preload(config.engine, config.sizes, config.batch_size, config.dtype)  # while the data loads
+        data = load(config.data)
     config.check_data(data)
     if checkpoint is not None and Path(checkpoint).exists():
         raise ConfigError(

@@ -36,7 +36,9 @@ name in :data:`nndl.config.ENGINES`, and a line in ``_make``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -128,6 +130,38 @@ def engine_for(net: Any, name: str) -> Engine:
     return cache[name]
 
 
+def preload(
+    engine: str, sizes: list[int] | tuple[int, ...], mini_batch_size: int, dtype: Any
+) -> threading.Thread | None:
+    """Start loading the compiled engine's machine code for ``dtype`` in a
+    background thread, when ``engine`` (``auto`` or ``numba``) would train a
+    network of ``sizes`` with it; return the thread (None when nothing to
+    load).
+
+    Importing Numba and loading its cached kernels takes a few tenths of a
+    second, which would otherwise come between reading the data and the
+    first epoch; started before the data is read (mostly a digest, which
+    runs without Python's lock), the two overlap.  Nothing depends on the
+    thread: a kernel it has not loaded yet is loaded by its first call, and
+    its errors are left for that call to report."""
+    if engine not in ("auto", "numba") or not prefers_numba(sizes, mini_batch_size):
+        return None
+    if importlib.util.find_spec("numba") is None:
+        return None
+    thread = threading.Thread(target=_preload, args=(np.dtype(dtype),), name="nndl-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _preload(dtype: np.dtype) -> None:
+    try:
+        from .numba import preload
+
+        preload(dtype)
+    except Exception:  # noqa: BLE001 (the first real call reports whatever went wrong)
+        pass
+
+
 def prefers_numba(sizes: list[int] | tuple[int, ...], mini_batch_size: int) -> bool:
     """Whether ``auto`` runs a ``[n_in, H, n_out]`` network with the compiled
     kernel (when it is installed and the inputs are bytes)."""
@@ -190,5 +224,6 @@ __all__ = [
     "evaluator",
     "input_scale",
     "prefers_numba",
+    "preload",
     "select",
 ]

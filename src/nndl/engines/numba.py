@@ -19,13 +19,17 @@ pixels' weights.  The results are the reference's, summed in another order.
 The evaluation after each epoch uses the same trick (:func:`_evaluate`).
 
 For that, ``w^1`` is kept transposed, one row of hidden weights per pixel,
-padded to a whole number of 64-byte vectors, in a copy the engine holds;
+padded to a whole number of 16-number vectors, in a copy the engine holds;
 the network's own arrays are copied in before each range of mini-batches
 and receive the result after it.  Padding units are held at activation 0,
-so their weights stay 0.  The step adds each example's share of the
-gradient to the weights in turn (once all of the mini-batch's forward and
-backward passes are done), where the reference sums the shares first: the
-same step, rounded differently.
+so their weights stay 0.  The arithmetic is written sixteen hidden neurons
+at a time (:mod:`nndl.engines._vectors`), so that the 30 neurons of the
+notebook fill two vector registers instead of going through loops built
+for any length; the sigmoid's ``e^{-z}`` is computed in the same vectors
+(within two units in the last place of NumPy's).  The step adds each
+example's share of the gradient to the weights in turn (once all of the
+mini-batch's forward and backward passes are done), where the reference
+sums the shares first: the same step, rounded differently.
 
 Numba compiles these functions on first use and caches the machine code
 next to this file, so later runs only load it.
@@ -33,20 +37,22 @@ next to this file, so later runs only load it.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numba
 import numpy as np
 
 from .. import data
+from . import _vectors as V
 from .base import check_overflow, input_scale
 
-# Fused multiply-add and reordered sums (to use vector instructions); no
-# assumption that values are finite, so a diverging run still shows NaN.
-_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+# Fused multiply-add and reordered sums; no assumption that values are
+# finite, so a diverging run still shows NaN.
+_FASTMATH = {"contract", "reassoc", "nsz"}
 _VECTOR_BYTES = 64
-_JIT = {"cache": True, "nogil": True}
+# "numpy": a division by zero gives inf or NaN as in NumPy, with no check
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+L = V.LANES
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH, **_JIT)
@@ -62,44 +68,82 @@ def _weighted_input(
 ) -> None:
     """``z <- w^1 x + b^1`` for image ``r``, over its nonzero pixels only.
 
-    Eight pixels at a time: their rows of ``w1t`` are summed into ``z`` in
-    one pass, so each element of ``z`` is loaded and stored once per eight
-    pixels instead of once per pixel (the sum is the same, in pixel order).
+    Thirty-two hidden neurons at a time (two vectors), their sums held in
+    registers while the image's pixels go by; the pixels alternate between
+    two sums per vector (then added), so that each addition need not wait
+    for the one before it.
     """
     hp = w1t.shape[1]
-    for h in range(hp):
-        z[h] = b1[h]
-    q, end = indptr[r], indptr[r + 1]
-    while q + 8 <= end:
-        x0, x1, x2, x3 = lut[values[q]], lut[values[q + 1]], lut[values[q + 2]], lut[values[q + 3]]
-        x4, x5, x6, x7 = lut[values[q + 4]], lut[values[q + 5]], lut[values[q + 6]], lut[values[q + 7]]
-        p0, p1, p2, p3 = pixels[q], pixels[q + 1], pixels[q + 2], pixels[q + 3]
-        p4, p5, p6, p7 = pixels[q + 4], pixels[q + 5], pixels[q + 6], pixels[q + 7]
-        for h in range(hp):
-            z[h] += ((x0 * w1t[p0, h] + x1 * w1t[p1, h]) + (x2 * w1t[p2, h] + x3 * w1t[p3, h])) + (
-                (x4 * w1t[p4, h] + x5 * w1t[p5, h]) + (x6 * w1t[p6, h] + x7 * w1t[p7, h])
-            )
-        q += 8
-    while q < end:
-        x, p = lut[values[q]], pixels[q]
-        for h in range(hp):
-            z[h] += x * w1t[p, h]
-        q += 1
+    start, end = np.uint64(indptr[r]), np.uint64(indptr[r + 1])  # unsigned: no negative-index check
+    for c in range(0, hp, 2 * L):
+        pair = c + L < hp  # a second vector of neurons from c + L
+        even, odd = V.load(b1, c), V.fill(b1, 0)
+        even2, odd2 = V.load(b1, c + L) if pair else V.fill(b1, 0), V.fill(b1, 0)
+        for q in range(start, end):
+            x, row = lut[values[q]], w1t[pixels[q]]
+            if (q - start) % 2 == 0:
+                even = V.fma(even, x, V.load(row, c))
+                if pair:
+                    even2 = V.fma(even2, x, V.load(row, c + L))
+            else:
+                odd = V.fma(odd, x, V.load(row, c))
+                if pair:
+                    odd2 = V.fma(odd2, x, V.load(row, c + L))
+        V.store(z, c, V.add(even, odd))
+        if pair:
+            V.store(z, c + L, V.add(even2, odd2))
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH, **_JIT)
-def _sigmoid(z: np.ndarray, n: int, one: np.floating) -> int:
-    """``a <- sigma(z) = 1 / (1 + e^{-z})`` in place for ``z[:n]``, the
-    reference's function in the form that compiles to the fastest code
-    (``e^{-z} = inf`` gives 0, as it should).  Returns how many ``z`` were
-    not finite: an overflow, which NumPy would have reported."""
+def _sigmoid(z: np.ndarray, live: np.ndarray) -> int:
+    """``a <- sigma(z) = 1 / (1 + e^{-z})`` in place, times ``live`` (1 for
+    a neuron, 0 for padding).  Returns how many ``z`` were not finite: an
+    overflow, which NumPy would have reported."""
     overflows = 0
-    for h in range(n):
-        if not math.isfinite(z[h]):
-            overflows += 1
-    for h in range(n):
-        z[h] = one / (one + np.exp(-z[h]))
+    for c in range(0, len(z), L):
+        v = V.load(z, c)
+        overflows += V.nonfinite(v)
+        e = V.exp(V.mul(v, V.fill(z, -1)))
+        V.store(z, c, V.mul(V.reciprocal(V.add(e, V.fill(z, 1))), V.load(live, c)))
     return overflows
+
+
+@numba.njit(inline="always", fastmath=_FASTMATH, **_JIT)
+def _output(a2: np.ndarray, a: np.ndarray, w2: np.ndarray, b2: np.ndarray, live: np.ndarray) -> int:
+    """``a2 <- sigma(w^2 a + b^2)`` (``a2`` and ``live`` padded to a whole
+    number of vectors).  Returns the number of overflows."""
+    hp = w2.shape[1]
+    for o in range(len(b2)):
+        s = V.mul(V.load(a, 0), V.load(w2[o], 0))
+        for c in range(L, hp, L):
+            s = V.fma(s, V.load(a, c), V.load(w2[o], c))
+        a2[o] = b2[o] + V.total(s)
+    return _sigmoid(a2, live)
+
+
+@numba.njit(inline="always", fastmath=_FASTMATH, **_JIT)
+def _descend(
+    w1t: np.ndarray,
+    delta: np.ndarray,
+    r: int,
+    indptr: np.ndarray,
+    pixels: np.ndarray,
+    values: np.ndarray,
+    lut: np.ndarray,
+    rate: np.floating,
+) -> None:
+    """``w^1 -= rate delta x^T`` for image ``r``'s ``x``: only the rows of
+    its nonzero pixels change, two vectors of neurons per pass."""
+    hp = w1t.shape[1]
+    for c in range(0, hp, 2 * L):
+        pair = c + L < hp
+        d = V.load(delta, c)
+        d2 = V.load(delta, c + L) if pair else d
+        for q in range(np.uint64(indptr[r]), np.uint64(indptr[r + 1])):
+            f, row = -(rate * lut[values[q]]), w1t[pixels[q]]
+            V.store(row, c, V.fma(V.load(row, c), f, d))
+            if pair:
+                V.store(row, c + L, V.fma(V.load(row, c + L), f, d2))
 
 
 @numba.njit(fastmath=_FASTMATH, **_JIT)
@@ -117,7 +161,7 @@ def _train_sparse(
     b1: np.ndarray,
     w2: np.ndarray,
     b2: np.ndarray,
-    n_hidden: int,
+    live: np.ndarray,
     eta: float,
     costs: np.ndarray,
 ) -> tuple[int, int]:
@@ -125,21 +169,21 @@ def _train_sparse(
     the quadratic cost of mini-batch ``i`` (before its step) into ``costs[i]``.
 
     ``w1t`` ``(n_in, HP)`` is ``w^1`` transposed and padded, ``b1`` ``(HP,)``,
-    ``w2`` ``(n_out, HP)``, ``b2`` ``(n_out,)``; the nonzero pixels of image
-    ``r`` are ``pixels[indptr[r]:indptr[r+1]]`` with bytes ``values[...]``.
-    Returns the number of weighted inputs ``z`` that overflowed (and a
-    number of no interest).
+    ``w2`` ``(n_out, HP)``, ``b2`` ``(n_out,)``; ``live`` ``(HP,)`` is 1 for
+    each hidden neuron and 0 for padding; the
+    nonzero pixels of image ``r`` are ``pixels[indptr[r]:indptr[r+1]]`` with
+    bytes ``values[...]``.  Returns the number of weighted inputs ``z`` that
+    overflowed (and a number of no interest).
     """
     hp = w1t.shape[1]
     n_out = w2.shape[0]
-    half = lut[128]  # 128/256: constants in the parameters' dtype
-    one = half + half
-    zero = half - half
+    every = np.ones(-(-n_out // L) * L, w1t.dtype)  # no padding to silence among the outputs
     rows = max(min(m, stop - start), 0)  # examples in the largest mini-batch here
     a1 = np.empty((rows, hp), w1t.dtype)  # a^1 of each example of the mini-batch
     d1 = np.empty((rows, hp), w1t.dtype)  # delta^1
     d2 = np.empty((rows, n_out), w1t.dtype)  # delta^2
-    scale = np.empty(1, w1t.dtype)
+    a2 = np.zeros(len(every), w1t.dtype)
+    one = w1t.dtype.type(1)
     touched = 0  # returned, so the reads below are not optimised away
     overflows = 0  # weighted inputs z that are not finite
     for k in range(start, stop, m):
@@ -161,50 +205,37 @@ def _train_sparse(
             r = order[k + j]
             a = a1[j]
             _weighted_input(a, r, indptr, pixels, values, lut, w1t, b1)
-            overflows += _sigmoid(a, n_hidden, one)
-            for h in range(n_hidden, hp):
-                a[h] = zero
-            for h in range(hp):
-                d1[j, h] = zero
+            overflows += _sigmoid(a, live)
+            overflows += _output(a2, a, w2, b2, every)
             for o in range(n_out):
-                z = b2[o]
-                for h in range(hp):
-                    z += w2[o, h] * a[h]
-                if not math.isfinite(z):
-                    overflows += 1
-                out = one / (one + np.exp(-z))
+                out = a2[o]
                 miss = out - targets[r, o]
                 squares += np.float64(miss) * np.float64(miss)
-                delta = miss * out * (one - out)
-                d2[j, o] = delta
-                for h in range(hp):
-                    d1[j, h] += delta * w2[o, h]
-            for h in range(hp):
-                d1[j, h] *= a[h] * (one - a[h])
+                d2[j, o] = miss * out * (one - out)
+            for c in range(0, hp, L):
+                back = V.fill(d1, 0)
+                for o in range(n_out):
+                    back = V.fma(back, d2[j, o], V.load(w2[o], c))
+                h = V.load(a, c)
+                V.store(d1[j], c, V.mul(back, V.mul(h, V.sub(V.fill(d1, 1), h))))
         costs[(k - start) // m] = squares / (2 * mb)
         # the step, eta/m times the summed gradients
-        scale[0] = eta / mb
-        c = scale[0]
+        rate = w1t.dtype.type(eta / mb)
         for o in range(n_out):
-            g = zero
+            g = w1t.dtype.type(0)
             for j in range(mb):
                 g += d2[j, o]
-                f = c * d2[j, o]
-                for h in range(hp):
-                    w2[o, h] -= f * a1[j, h]
-            b2[o] -= c * g
-        for h in range(hp):
-            g = zero
-            for j in range(mb):
-                g += d1[j, h]
-            b1[h] -= c * g
+                f = -(rate * d2[j, o])
+                for c in range(0, hp, L):
+                    V.store(w2[o], c, V.fma(V.load(w2[o], c), f, V.load(a1[j], c)))
+            b2[o] -= rate * g
+        for c in range(0, hp, L):
+            g = V.load(d1[0], c)
+            for j in range(1, mb):
+                g = V.add(g, V.load(d1[j], c))
+            V.store(b1, c, V.fma(V.load(b1, c), -rate, g))
         for j in range(mb):
-            r = order[k + j]
-            for q in range(indptr[r], indptr[r + 1]):
-                f = c * lut[values[q]]
-                p = pixels[q]
-                for h in range(hp):
-                    w1t[p, h] -= f * d1[j, h]
+            _descend(w1t, d1[j], order[k + j], indptr, pixels, values, lut, rate)
     return overflows, touched
 
 
@@ -219,7 +250,7 @@ def _evaluate(
     b1: np.ndarray,
     w2: np.ndarray,
     b2: np.ndarray,
-    n_hidden: int,
+    live: np.ndarray,
     guesses: np.ndarray,
 ) -> tuple[int, float]:
     """``(correct, sum of ||a^2 - y||^2)`` over the images of ``indptr``
@@ -227,20 +258,19 @@ def _evaluate(
     equals, as ``argmax``; image ``r``'s into ``guesses[r]``), and ``y`` is
     the label's unit vector."""
     hp = w1t.shape[1]
-    half = lut[128]
-    one = half + half
+    n_out = w2.shape[0]
+    every = np.ones(-(-n_out // L) * L, w1t.dtype)
     a = np.empty(hp, w1t.dtype)
+    a2 = np.zeros(len(every), w1t.dtype)
     correct = 0
     squares = 0.0
     for r in range(len(labels)):
         _weighted_input(a, r, indptr, pixels, values, lut, w1t, b1)
-        _sigmoid(a, n_hidden, one)
+        _sigmoid(a, live)
+        _output(a2, a, w2, b2, every)
         best, guess = -1.0, 0
-        for o in range(w2.shape[0]):
-            z = b2[o]
-            for h in range(n_hidden):
-                z += w2[o, h] * a[h]
-            out = one / (one + np.exp(-z))
+        for o in range(n_out):
+            out = a2[o]
             if out > best:
                 best, guess = out, o
             miss = np.float64(out) - (1.0 if o == labels[r] else 0.0)
@@ -280,6 +310,27 @@ def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return _nonzero(images, np.empty(0, index_type))
 
 
+def preload(dtype: np.dtype) -> None:
+    """Load (or compile) :func:`_train_sparse` and :func:`_evaluate` for
+    parameters of ``dtype`` by running each on one blank image, with
+    arguments of the types the bundled MNIST gives them (its pixel lists
+    are read-only maps of the cache), so that the first epoch finds them
+    ready."""
+    blank: list[np.ndarray] = [np.zeros(2, np.int64), np.zeros(0, np.uint16), np.zeros(0, np.uint8)]
+    for a in blank:
+        a.setflags(write=False)
+    w1t, b1, w2, b2 = (
+        _aligned_zeros((1, L), dtype),
+        np.zeros(L, dtype),
+        _aligned_zeros((1, L), dtype),
+        np.zeros(1, dtype),
+    )
+    live, lut = np.zeros(L, dtype), input_scale(dtype)
+    one = np.zeros(1, np.int64)
+    _train_sparse(*blank, lut, np.zeros((1, 1), dtype), one, 0, 1, 1, w1t, b1, w2, b2, live, 0.0, np.empty(1))
+    _evaluate(*blank, lut, one, w1t, b1, w2, b2, live, np.empty(1, np.int64))
+
+
 def _aligned_zeros(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
     """Zeros whose first element starts a 64-byte cache line and vector."""
     nbytes = shape[0] * shape[1] * dtype.itemsize
@@ -303,6 +354,7 @@ class SparseEngine:
         # the nonzero pixels of the last training and evaluation inputs
         self._sparse: dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self._padded: list[np.ndarray] = []
+        self._live = np.empty(0)  # 1 for each hidden neuron, 0 for padding
 
     def train_batches(
         self,
@@ -335,7 +387,7 @@ class SparseEngine:
             b1,
             w2,
             b2,
-            net.sizes[1],
+            self._live,
             eta,
             costs,
         )
@@ -356,7 +408,7 @@ class SparseEngine:
         if guesses is None:
             guesses = np.empty(len(labels), np.int64)
         correct, squares = _evaluate(
-            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, net.sizes[1], guesses
+            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, self._live, guesses
         )
         return int(correct), float(squares) / (2 * len(X))
 
@@ -372,12 +424,12 @@ class SparseEngine:
         """The network's parameters in the kernel's padded layout."""
         dt = net.dtype
         n_in, n_hidden, n_out = net.sizes
-        lanes = _VECTOR_BYTES // dt.itemsize
-        hp = -(-n_hidden // lanes) * lanes
+        hp = -(-n_hidden // L) * L
         shapes = [(n_in, hp), (hp,), (n_out, hp), (n_out,)]
         if [p.shape for p in self._padded] != shapes or self._padded[0].dtype != dt:
             self._padded = [_aligned_zeros((n_in, hp), dt), np.zeros(hp, dt), _aligned_zeros((n_out, hp), dt)]
             self._padded.append(np.zeros(n_out, dt))
+            self._live = (np.arange(hp) < n_hidden).astype(dt)
         w1t, b1, w2, b2 = self._padded
         w1t[:, :n_hidden] = net.weights[0].T
         b1[:n_hidden] = net.biases[0][:, 0]
