@@ -56,7 +56,7 @@ import numpy as np
 
 from .base import check_overflow
 
-BLOCK_ROWS = 1000
+BLOCK_ROWS = 500
 """Examples gathered at a time (whole mini-batches, at least one)."""
 
 SATURATED = 32.0
@@ -83,8 +83,8 @@ class NumpyEngine:
     """
 
     def __init__(self) -> None:
-        self._buffers: dict = {}
         self._params: list[np.ndarray] = []
+        self._buffers: dict = {}
 
     def train_batches(
         self,
@@ -105,9 +105,12 @@ class NumpyEngine:
         r = [256.0 if raw else 1.0] + [2.0] * (len(net.weights) - 1)  # the scale of each layer's input
         params = self._copy_in(net, r)
         buf = self._buffers_for(net, m, raw)
-        # the output delta's factor, and that of each hidden layer's delta (see the class docstring)
-        output_factor = eta / (16 * r[-1] ** 2)
-        hidden_factor = [4 / r[l] ** 2 for l in range(len(r) - 1)]
+        dt = net.dtype
+        # 0-d arrays: NumPy combines them with arrays faster than Python numbers
+        one, two = np.array(1, dt), np.array(2, dt)
+        # each hidden layer's delta's factor, None for 1 (see the class docstring)
+        factors = [np.array(4 / s**2, dt) if s != 2 else None for s in r[:-1]]
+        output_factor = np.array(eta / (16 * r[-1] ** 2 * m), dt)
         start, stop = first * m, min(last * m, len(order))
         try:
             for block in range(start, stop, len(buf["xs"])):
@@ -120,63 +123,24 @@ class NumpyEngine:
                 else:
                     xs[:, :-1] = inputs[idx]
                 np.take(targets, idx, axis=0, out=ys, mode="clip")
-                ys *= 2
-                ys -= 1
-                for j in range(0, n, m):
-                    rows = slice(j, min(j + m, n))
-                    self._step(params, buf, xs[rows], ys[rows], diffs[rows], output_factor, hidden_factor)
+                ys *= two
+                ys -= one
+                for j in range(n // m):
+                    x, y, diff = buf["batches"][j]
+                    _step(params, buf["layers"], x, y, diff, one, two, output_factor, factors)
+                if n % m:  # the epoch's last mini-batch, shorter
+                    k = n % m
+                    layers = [[b[:k] for b in layer[:3]] + [layer[3]] for layer in buf["layers"]]
+                    factor = np.array(eta / (16 * r[-1] ** 2 * k), dt)
+                    _step(params, layers, xs[n - k :], ys[n - k :], diffs[n - k :], one, two, factor, factors)
                 if costs is not None:
                     starts = np.arange(0, n, m)
                     squares = np.add.reduceat(np.square(diffs, dtype=np.float64).sum(axis=1), starts)
-                    k = (block - start) // m
-                    costs[k : k + len(starts)] = squares / (8 * np.diff(starts, append=n))
+                    first_k = (block - start) // m
+                    costs[first_k : first_k + len(starts)] = squares / (8 * np.diff(starts, append=n))
         finally:
             self._copy_out(net, r)
         check_overflow(net.weights + net.biases)
-
-    @staticmethod
-    def _step(
-        params: list[np.ndarray],
-        buf: dict,
-        x: np.ndarray,
-        y: np.ndarray,
-        diff: np.ndarray,
-        output_factor: float,
-        hidden_factor: list[float],
-    ) -> None:
-        """One mini-batch: inputs ``x`` (with their constant column), targets
-        ``y`` as ``2y - 1``; ``diff`` receives ``2 (a^L - y)``."""
-        m = len(x)
-        acts = [x]
-        for p, a in zip(params, buf["a"]):
-            if len(acts) > 1:  # a hidden layer's u = 1 + tanh(z/2)
-                acts[-1] += 1
-            u = a[:m]
-            np.matmul(acts[-1], p.T, out=u)
-            np.tanh(u, out=u)
-            acts.append(u)
-        t = acts[-1]
-        np.subtract(t, y, out=diff)
-        delta, spare = buf["d"][-1][:m], buf["s"][-1][:m]
-        np.square(t, out=spare)
-        np.subtract(1, spare, out=spare)
-        np.multiply(diff, spare, out=delta)
-        delta *= output_factor / m
-        for l in range(len(params) - 1, -1, -1):
-            p = params[l]
-            if l > 0:  # the delta of the layer below, with the weights before this step
-                u, below, spare = acts[l], buf["d"][l - 1][:m], buf["s"][l - 1][:m]
-                np.matmul(delta, p, out=below)
-                np.subtract(2, u, out=spare)
-                spare *= u
-                below *= spare
-                if hidden_factor[l - 1] != 1:
-                    below *= hidden_factor[l - 1]
-            grad = buf["g"][l]
-            np.matmul(delta.T, acts[l], out=grad)
-            p -= grad
-            if l > 0:
-                delta = below
 
     def _copy_in(self, net: Any, r: list[float]) -> list[np.ndarray]:
         """``P^l = [w^l | b^l] / (2 r_{l-1})``, with a hidden layer's constant
@@ -212,14 +176,60 @@ class NumpyEngine:
             xs = np.empty((rows, net.sizes[0] + 1), dt)
             xs[:, -1] = 256 if raw else 1  # r_0: the constant column
             widths = [s + 1 for s in net.sizes[1:-1]] + [net.sizes[-1]]  # hidden layers: their constant unit
+            ys, diffs = np.empty((rows, net.sizes[-1]), dt), np.empty((rows, net.sizes[-1]), dt)
             self._buffers[key] = {
                 "bytes": np.empty((rows, net.sizes[0]), np.uint8) if raw else None,
                 "xs": xs,
-                "ys": np.empty((rows, net.sizes[-1]), dt),
-                "diffs": np.empty((rows, net.sizes[-1]), dt),
-                "a": [np.empty((m, s), dt) for s in widths],
-                "d": [np.empty((m, s), dt) for s in widths],
-                "s": [np.empty((m, s), dt) for s in widths],
-                "g": [np.empty((s, k + 1), dt) for s, k in zip(widths, net.sizes[:-1])],
+                "ys": ys,
+                "diffs": diffs,
+                # each mini-batch of a block: its inputs, targets and 2 (a^L - y)
+                "batches": [(xs[k : k + m], ys[k : k + m], diffs[k : k + m]) for k in range(0, rows, m)],
+                # each layer's u (or t at the output), delta, scratch and gradient
+                "layers": [
+                    (np.empty((m, s), dt), np.empty((m, s), dt), np.empty((m, s), dt), np.empty((s, k + 1), dt))
+                    for s, k in zip(widths, net.sizes[:-1])
+                ],
             }
         return self._buffers[key]
+
+
+def _step(
+    params: list[np.ndarray],
+    layers: list,
+    x: np.ndarray,
+    y: np.ndarray,
+    diff: np.ndarray,
+    one: np.ndarray,
+    two: np.ndarray,
+    output_factor: np.ndarray,
+    factors: list[np.ndarray | None],
+) -> None:
+    """One mini-batch: inputs ``x`` (with their constant column), targets
+    ``y`` as ``2y - 1``; ``diff`` receives ``t - (2y - 1) = 2 (a^L - y)``."""
+    acts = [x]
+    for p, (u, _, _, _) in zip(params, layers):
+        if len(acts) > 1:  # a hidden layer's u = 1 + tanh(z/2)
+            acts[-1] += one
+        np.dot(acts[-1], p.T, out=u)  # np.dot: less overhead than np.matmul on small arrays
+        np.tanh(u, out=u)
+        acts.append(u)
+    t, delta, spare, _ = layers[-1]
+    np.subtract(t, y, out=diff)
+    np.square(t, out=spare)
+    np.subtract(one, spare, out=spare)
+    np.multiply(diff, spare, out=delta)
+    delta *= output_factor
+    for l in range(len(params) - 1, -1, -1):
+        p, a, grad = params[l], acts[l], layers[l][3]
+        if l > 0:  # the delta of the layer below, with the weights before this step
+            below, spare = layers[l - 1][1:3]
+            np.dot(delta, p, out=below)
+            np.subtract(two, a, out=spare)
+            spare *= a
+            below *= spare
+            if factors[l - 1] is not None:
+                below *= factors[l - 1]
+        np.matmul(delta.T, a, out=grad)  # np.matmul: faster than np.dot for the large gradient
+        p -= grad
+        if l > 0:
+            delta = below
