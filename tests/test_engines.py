@@ -328,3 +328,13 @@ def test_a_watch_sees_every_mini_batchs_cost_and_every_answer_and_changes_nothin
     assert sorted(watch.predicted) == [0, 1]
     assert np.array_equal(watch.predicted[1], watched.predict(test[0]))
     assert [int((watch.predicted[j] == test[1]).sum()) for j in (0, 1)] == [e.correct for e in history.epochs]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_numpy_engines_constant_unit_saturates_exactly(dtype):
+    """The ``numpy`` engine's bias unit of a hidden layer must be exactly
+    constant (activation 1, derivative 0) in NumPy's own tanh."""
+    from nndl.engines.numpy import SATURATED
+
+    t = np.tanh(np.full(64, SATURATED, dtype))
+    assert np.all(t == 1) and np.all((1 + t) * (1 - t) == 0)
