@@ -245,6 +245,26 @@ def test_each_mini_batchs_cost_is_the_one_backprop_sees(mnist, engine, dtype):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("sizes, m", [((784, 10), 10), ((784, 20, 15, 10), 10), ((784, 30, 10), 700)])
+@pytest.mark.parametrize("floats", [False, True])
+def test_the_numpy_engine_equals_the_reference_at_any_depth_on_bytes_or_floats(mnist, sizes, m, floats):
+    """No hidden layer or two, mini-batches smaller or larger than the
+    engine's blocks of examples, the epoch's last mini-batch shorter (1,203
+    examples); inputs as bytes or as floats.  Parameters and each
+    mini-batch's cost as the reference gives them."""
+    X = mnist.train.X()[:1203] if floats else mnist.train.images[:1203]
+    targets = np.eye(10)[mnist.train.labels[:1203]]
+    order = np.random.default_rng(4).permutation(len(X))
+    n_batches = -(-len(X) // m)
+    oracle = CostRecording(sizes, seed=0)
+    train_range(oracle, X, targets, order, m, 3.0, 0, n_batches)
+    net = Network(sizes, seed=0, engine="numpy")
+    costs = np.full(n_batches, np.nan)
+    train_range(net, X, targets, order, m, 3.0, 0, n_batches, costs)
+    assert relative_difference(params(net), params(oracle)) <= 1e-12
+    np.testing.assert_allclose(costs, oracle.costs, rtol=1e-12)
+
+
 @pytest.mark.parametrize("engine", ["reference", "numpy", "numba"])
 def test_the_evaluation_gives_each_examples_answer(mnist, engine):
     net = Network([784, 30, 10], seed=3, engine=engine)
@@ -308,3 +328,13 @@ def test_a_watch_sees_every_mini_batchs_cost_and_every_answer_and_changes_nothin
     assert sorted(watch.predicted) == [0, 1]
     assert np.array_equal(watch.predicted[1], watched.predict(test[0]))
     assert [int((watch.predicted[j] == test[1]).sum()) for j in (0, 1)] == [e.correct for e in history.epochs]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_numpy_engines_constant_unit_saturates_exactly(dtype):
+    """The ``numpy`` engine's bias unit of a hidden layer must be exactly
+    constant (activation 1, derivative 0) in NumPy's own tanh."""
+    from nndl.engines.numpy import SATURATED
+
+    t = np.tanh(np.full(64, SATURATED, dtype))
+    assert np.all(t == 1) and np.all((1 + t) * (1 - t) == 0)
