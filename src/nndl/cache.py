@@ -26,8 +26,9 @@ from .files import atomic_write
 
 #: Set this to keep nndl's cache somewhere other than the user's cache folder.
 CACHE_ENV = "NNDL_CACHE_DIR"
-#: Bytes read (and hashed) at a time when checking a cache file.
-CHUNK = 1 << 20
+#: Bytes read (and hashed) at a time when checking a cache file: few reads, as
+#: each waits for Python's lock, which the thread loading the compiled engine holds.
+CHUNK = 1 << 23
 
 
 def cache_dir() -> Path:
