@@ -80,3 +80,34 @@ def test_an_unwritable_output_fails_at_once(tmp_path, capsys):
     assert main(["bench", "--quick", "--output", str(tmp_path / "missing" / "bench.md")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "folder" in err and "does not exist" in err
+
+
+def test_peers_python_must_be_an_interpreter_that_runs_the_worker(tmp_path, capsys):
+    assert main(["bench", "--quick", "--peers-python", str(tmp_path / "nope"), "--output", str(tmp_path / "b.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not an executable file" in err
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    assert main(["bench", "--quick", "--peers-python", str(fake), "--output", str(tmp_path / "b.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot import nndl's benchmark" in err
+    assert not (tmp_path / "b.md").exists()
+
+
+@pytest.mark.slow
+def test_peers_run_with_the_python_given(tmp_path, monkeypatch):
+    """A peer runs with --peers-python (here a wrapper that leaves a mark),
+    nndl's own runs with this Python; the report says where each ran."""
+    mark = tmp_path / "ran"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {mark}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    out = tmp_path / "bench.md"
+    args = ["bench", "--quick", "--only", "auto", "book", "--peers-python", str(wrapper), "--output", str(out)]
+    assert main(args) == 0
+    text = out.read_text()
+    assert "--peers-python PYTHON --output" in text and "ran in another environment (PYTHON): Python " in text
+    ran = mark.read_text()
+    assert '"kind": "peer"' in ran and '"name": "book"' in ran
+    assert '"kind": "nndl"' not in ran and '"kind": "train"' not in ran

@@ -533,6 +533,12 @@ def add_bench(sub) -> None:
         help="measure only these: nndl engines (auto numba numpy reference torch) and peers "
         "(book book-exp numpy sklearn torch jax)",
     )
+    p.add_argument(
+        "--peers-python",
+        metavar="PYTHON",
+        help="run the peers and nndl's torch engine with this Python, that of an environment with nndl[bench] "
+        "installed, so that nndl itself is measured as 'pip install .' gives it (default: this Python for all)",
+    )
     p.add_argument("--output", default="nndl-bench.md", metavar="PATH", help="Markdown report (default: nndl-bench.md)")
     p.set_defaults(run=run_bench)
 
@@ -541,20 +547,23 @@ def run_bench(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from .bench.run import machine, run
+    from .bench.run import check_python, machine, run
     from .files import atomic_write, check_output
 
     check_output(args.output)  # checked first: the run takes minutes
+    peers = check_python(args.peers_python) if args.peers_python else None
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    body = run(quick=args.quick, only=args.only, say=_say)
+    body = run(quick=args.quick, only=args.only, say=_say, peers_python=args.peers_python)
     command = " ".join(
         ["nndl bench"] + (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else [])
     )
-    command += f" --output {args.output}"
+    command += (" --peers-python PYTHON" if peers else "") + f" --output {args.output}"
     end = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    where = f"\n\nPeers and nndl's torch engine ran in another environment (PYTHON): {peers}." if peers else ""
     text = (
         f"# Training speed\n\nWritten by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
-        f"Machine: {machine()}.  Load average (1, 5, 15 minutes) at the start: {load}; at the end: {end}.\n\n{body}"
+        f"Machine: {machine()}.{where}\n\nLoad average (1, 5, 15 minutes) at the start: {load}; at the end: {end}."
+        f"\n\n{body}"
     )
     print(body, end="")
     _say(f"Wrote {atomic_write(args.output, lambda f: f.write(text.encode()))}")

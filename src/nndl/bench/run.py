@@ -92,11 +92,11 @@ def _failure(done: dict) -> str:
     return last[:200]
 
 
-def run_job(job: Job, timeout: float = 900) -> dict:
-    """Run ``job`` in a fresh process; add the whole process's wall time
-    (``wall``) to what the worker reports."""
+def run_job(job: Job, timeout: float = 900, python: str | None = None) -> dict:
+    """Run ``job`` in a fresh process of ``python`` (None: this one); add the
+    whole process's wall time (``wall``) to what the worker reports."""
     job.spawned = time.time()
-    done = spawn([sys.executable, "-m", "nndl.bench.worker", job.spec()], timeout)
+    done = spawn([python or sys.executable, "-m", "nndl.bench.worker", job.spec()], timeout)
     if done["status"] != 0:
         return {"error": _failure(done)}
     result = json.loads(done["out"].strip().splitlines()[-1])
@@ -120,8 +120,9 @@ def run_command(args: list[str], runs: int = COMMAND_RUNS, timeout: float = 300)
     return {"walls": walls, "wall": statistics.median(walls), "peak_mb": max(peaks), "last": last}
 
 
-def installed(job: Job) -> str | None:
-    """None if the job can run here, else the command that installs what it needs."""
+def installed(job: Job, python: str | None = None) -> str | None:
+    """None if the job can run with ``python`` (None: this Python), else the
+    command that installs what it needs."""
     from .peers import PEERS
 
     if job.kind == "peer":
@@ -130,15 +131,50 @@ def installed(job: Job) -> str | None:
         module, command = {"numba": ("numba", "pip install numba"), "torch": ("torch", "pip install torch")}.get(
             job.name, (None, None)
         )
-    if module and importlib.util.find_spec(module) is None:
+    if module and not _importable(module, python):
         return command
     return None
 
 
-def run(quick: bool = False, only: list[str] | None = None, say: Callable[[str], None] = print) -> str:
+def _importable(module: str, python: str | None) -> bool:
+    if python is None:
+        return importlib.util.find_spec(module) is not None
+    check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return spawn([python, "-c", check], 60)["status"] == 0
+
+
+def needs_peers(job: Job) -> bool:
+    """Whether ``job`` measures something other than nndl as ``pip install .``
+    gives it: a peer, or nndl's torch engine (the ``torch`` extra)."""
+    return job.kind == "peer" or job.name == "torch"
+
+
+def check_python(python: str) -> str:
+    """``python``'s versions line (see :func:`machine`) if it can run the
+    benchmark's worker, else a one-line :class:`~nndl.errors.ConfigError`."""
+    from ..errors import ConfigError
+
+    if not os.path.isfile(python) or not os.access(python, os.X_OK):
+        raise ConfigError(
+            f"--peers-python must be a Python interpreter; got {python!r}, which is not an executable file"
+        )
+    done = spawn([python, "-c", "from nndl.bench.run import versions; print(versions())"], 120)
+    if done["status"] != 0:
+        raise ConfigError(f"--peers-python {python} cannot import nndl's benchmark (pip install nndl[bench] there)")
+    return done["out"].strip().splitlines()[-1]
+
+
+def run(
+    quick: bool = False,
+    only: list[str] | None = None,
+    say: Callable[[str], None] = print,
+    peers_python: str | None = None,
+) -> str:
     """Run the benchmark and return its report (Markdown).  ``only`` keeps
     the implementations named (nndl engines and peers, e.g. ``numba``,
-    ``book``, ``jax``)."""
+    ``book``, ``jax``).  ``peers_python``, if given, is the Python (of
+    another environment) that runs the peers and nndl's torch engine, so
+    that nndl itself is measured as its own install gives it."""
     say("measuring the matrix-multiply peak ...")
     size = 1024 if quick else 2048
     report = Report(quick=quick, peaks=(matmul_peak(np.float32, size), matmul_peak(np.float64, size), size))
@@ -151,12 +187,13 @@ def run(quick: bool = False, only: list[str] | None = None, say: Callable[[str],
     for job in peer_jobs(quick):
         if only and job.name not in only:
             continue
-        missing = installed(job)
+        python = peers_python if needs_peers(job) else None
+        missing = installed(job, python)
         if missing:
             report.rows.append((job, {"error": f"skipped: not installed ({missing})"}))
             continue
         say(f"{job.label} ({job.dtype}) ...")
-        report.rows.append((job, run_job(job)))
+        report.rows.append((job, run_job(job, python=python)))
     for job in sweep_jobs(quick):
         if installed(job) or (only and job.name not in only and "auto" not in only):
             continue
@@ -166,20 +203,22 @@ def run(quick: bool = False, only: list[str] | None = None, say: Callable[[str],
 
 
 def machine() -> str:
-    """The machine and the versions of what was measured."""
+    """The machine, and this Python with the versions of what was measured."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = []
-    for package in ("numpy", "numba", "llvmlite", "scipy", "torch", "scikit-learn", "jax"):
+    return f"{cpu}, {os.cpu_count()} logical CPUs available, {platform.system()} {platform.release()}; {versions()}"
+
+
+def versions() -> str:
+    """This Python's version and those of the libraries measured."""
+    found = []
+    for package in ("nndl", "numpy", "numba", "llvmlite", "scipy", "torch", "scikit-learn", "jax"):
         try:
-            versions.append(f"{package} {importlib.metadata.version(package)}")
+            found.append(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:
             pass
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs available, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; " + ", ".join(versions)
-    )
+    return f"Python {platform.python_version()}; " + ", ".join(found)
