@@ -237,7 +237,8 @@ def exp(typingctx: Any, a: Any) -> Any:
         for i in range(k["degree"] - 1, -1, -1):
             p = fma_(p, r, const(1 / math.factorial(i)))
         ity = ir.VectorType(ir.IntType(a.dtype.bitwidth), LANES)
-        whole = _call(builder, "llvm.fptosi.sat", [ity, vty], [n])  # NaN -> 0
+        n = builder.select(builder.fcmp_ordered("ord", n, n), n, const(0.0))  # NaN -> 0, the rest whole numbers
+        whole = builder.fptosi(n, ity)
         bias = _splat(builder, ity, ir.Constant(ity.element, k["bias"]))
         shift = _splat(builder, ity, ir.Constant(ity.element, k["bits"]))
         scale = builder.bitcast(builder.shl(builder.add(whole, bias), shift), vty)

@@ -189,12 +189,14 @@ def _train_sparse(
     for k in range(start, stop, m):
         mb = min(m, stop - k)
         squares = 0.0  # sum ||a^2 - y||^2 over the mini-batch
-        # Read one value per cache line of the next mini-batch's pixel lists:
-        # the loads overlap with this mini-batch's arithmetic instead of
-        # stalling it later (the images are visited in random order).
+        # Read one value per cache line of the next mini-batch's pixel lists
+        # and desired outputs: the loads overlap with this mini-batch's
+        # arithmetic instead of stalling it later (the images are visited in
+        # random order).
         seen = 0
         for j in range(k + m, min(k + 2 * m, stop)):
             r = order[j]
+            seen += targets[r, 0] > 2
             for q in range(indptr[r], indptr[r + 1], 32):
                 seen += pixels[q]
             for q in range(indptr[r], indptr[r + 1], 64):
