@@ -53,6 +53,7 @@ _VECTOR_BYTES = 64
 # "numpy": a division by zero gives inf or NaN as in NumPy, with no check
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 L = V.LANES
+_1, _2 = np.uint64(1), np.uint64(2)  # steps for unsigned indices
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH, **_JIT)
@@ -79,16 +80,21 @@ def _weighted_input(
         pair = c + L < hp  # a second vector of neurons from c + L
         even, odd = V.load(b1, c), V.fill(b1, 0)
         even2, odd2 = V.load(b1, c + L) if pair else V.fill(b1, 0), V.fill(b1, 0)
-        for q in range(start, end):
+        q = start
+        while q + _1 < end:  # two pixels, one for each sum
             x, row = lut[values[q]], w1t[pixels[q]]
-            if (q - start) % 2 == 0:
-                even = V.fma(even, x, V.load(row, c))
-                if pair:
-                    even2 = V.fma(even2, x, V.load(row, c + L))
-            else:
-                odd = V.fma(odd, x, V.load(row, c))
-                if pair:
-                    odd2 = V.fma(odd2, x, V.load(row, c + L))
+            y, next_row = lut[values[q + _1]], w1t[pixels[q + _1]]
+            even = V.fma(even, x, V.load(row, c))
+            odd = V.fma(odd, y, V.load(next_row, c))
+            if pair:
+                even2 = V.fma(even2, x, V.load(row, c + L))
+                odd2 = V.fma(odd2, y, V.load(next_row, c + L))
+            q += _2
+        if q < end:
+            x, row = lut[values[q]], w1t[pixels[q]]
+            even = V.fma(even, x, V.load(row, c))
+            if pair:
+                even2 = V.fma(even2, x, V.load(row, c + L))
         V.store(z, c, V.add(even, odd))
         if pair:
             V.store(z, c + L, V.add(even2, odd2))
