@@ -65,9 +65,10 @@ def train(
     """
     config.validate()
     if data is None:
-        from . import engines
+        if config.data is None:  # the bundled MNIST: start loading the compiled engine while it loads
+            from . import engines
 
-        engines.preload(config.engine, config.sizes, config.batch_size, config.dtype)  # while the data loads
+            engines.preload(config.engine, config.sizes, config.batch_size, config.dtype)
         data = load(config.data)
     config.check_data(data)
     if checkpoint is not None and Path(checkpoint).exists():
