@@ -29,8 +29,8 @@ def _reduce(x):
     return V.total(V.fma(a, 2.0, b)), V.total(V.fma(a, a, b)), V.nonfinite(a), V.total(V.reciprocal(V.sub(b, a)))
 
 
-@pytest.mark.parametrize("dtype, ulps", [(np.float32, 2), (np.float64, 1)])
-def test_exp_is_numpys_within_a_unit_or_two_in_the_last_place(dtype, ulps):
+@pytest.mark.parametrize("dtype, ulps", [(np.float32, 3), (np.float64, 1)])
+def test_exp_is_numpys_within_a_few_units_in_the_last_place(dtype, ulps):
     top = 87.0 if dtype == np.float32 else 700.0
     x = np.linspace(-top, top, 200_000 * V.LANES).astype(dtype)
     got = np.empty_like(x)
@@ -40,16 +40,24 @@ def test_exp_is_numpys_within_a_unit_or_two_in_the_last_place(dtype, ulps):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_exp_keeps_nan_and_saturates_far_out(dtype):
-    x = np.zeros(V.LANES, dtype)
-    x[:5] = [np.nan, np.inf, -np.inf, 1e30, -1e30]
+def test_exp_overflows_and_underflows_where_numpys_does_and_keeps_nan(dtype):
+    """Far out, e^x is inf or 0 (the sigmoid then 0 or 1 exactly, as the
+    reference computes it); between, the smallest results fade through
+    NumPy's denormal numbers; NaN stays NaN."""
+    info = np.finfo(dtype)
+    edge = np.log(info.max)
+    x = np.concatenate([[np.nan, np.inf, -np.inf, 1e30, -1e30], np.linspace(-edge - 20, -edge + 2, 30 * V.LANES - 5)])
+    x = np.concatenate([x, np.linspace(edge - 1, edge + 1, 2 * V.LANES)]).astype(dtype)
     got = np.empty_like(x)
     _exp(x, got)
-    assert np.isnan(got[0])
-    big, tiny = np.finfo(dtype).max, np.finfo(dtype).tiny
-    assert big / 16 < got[1] <= big and big / 16 < got[3] <= big  # 1/(1 + e^-z) is 0 to the last bit
-    assert 0 < got[2] < 4 * tiny and 0 < got[4] < 4 * tiny
-    assert (got[5:] == 1).all()
+    with np.errstate(over="ignore", under="ignore"):
+        want = np.exp(x)
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and got[3] == np.inf and got[4] == 0
+    assert np.array_equal(np.isinf(got), np.isinf(want)) and np.array_equal(got == 0, want == 0)
+    normal = np.isfinite(want) & (want >= info.tiny)
+    small = np.isfinite(want) & ~normal
+    assert (np.abs(got[normal] - want[normal]) <= 3 * np.spacing(want[normal])).all()
+    assert (np.abs(got[small] - want[small]) <= 2 * info.smallest_subnormal).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -26,7 +26,7 @@ so their weights stay 0.  The arithmetic is written sixteen hidden neurons
 at a time (:mod:`nndl.engines._vectors`), so that the 30 neurons of the
 notebook fill two vector registers instead of going through loops built
 for any length; the sigmoid's ``e^{-z}`` is computed in the same vectors
-(within two units in the last place of NumPy's).  The step adds each
+(within three units in the last place of NumPy's).  The step adds each
 example's share of the gradient to the weights in turn (once all of the
 mini-batch's forward and backward passes are done), where the reference
 sums the shares first: the same step, rounded differently.
