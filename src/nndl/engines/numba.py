@@ -23,7 +23,7 @@ padded to a whole number of 16-number vectors, in a copy the engine holds;
 the network's own arrays are copied in before each range of mini-batches
 and receive the result after it.  Padding units are held at activation 0,
 so their weights stay 0.  The arithmetic is written sixteen hidden neurons
-at a time (:mod:`nndl.engines._vectors`), so that the 30 neurons of the
+at a time (``nndl.engines._vectors``), so that the 30 neurons of the
 notebook fill two vector registers instead of going through loops built
 for any length; the sigmoid's ``e^{-z}`` is computed in the same vectors
 (within three units in the last place of NumPy's).  The step adds each
