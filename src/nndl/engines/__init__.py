@@ -52,7 +52,7 @@ from .base import Engine, check_overflow, input_scale
 #: ``auto`` uses the compiled per-example kernel while mini-batch size x
 #: hidden units is at most this; beyond it the matrix products of whole
 #: mini-batches run closer to the machine's peak (see benchmarks/README.md).
-NUMBA_MAX_WORK = 50_000
+NUMBA_MAX_WORK = 200_000
 
 #: Each network's engines, kept with the engines (not on the network), so
 #: buffers and compiled code survive from one call to the next and a copy
