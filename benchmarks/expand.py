@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import record  # benchmarks/_results.py, beside this script
 
 import nndl
 from nndl import Network
@@ -117,11 +118,7 @@ def main() -> int:
     lines += effect_lines(data, args.hidden, args.epochs, args.scaled, args.handwriting)
     report = "\n".join(lines)
     print(report)
-    out = Path(__file__).with_name("results") / "expand.txt"
-    out.parent.mkdir(exist_ok=True)
-    command = "python benchmarks/expand.py " + " ".join(sys.argv[1:])
-    with open(out, "a") as f:
-        f.write(f"$ {command.strip()}\n# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n{report}\n\n")
+    record("expand", report)
     return 0
 
 

@@ -59,6 +59,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import record  # benchmarks/_results.py, beside this script
 from PIL import Image, ImageDraw, ImageFont
 
 #: Handwriting fonts as Debian installs them: name -> (file, Debian package, licence, whose hand).
@@ -313,11 +314,7 @@ def main() -> int:
             lines += accuracy_lines(made, nearest_neighbours(inputs, made), "reference, 3-NN on MNIST, same inputs:")
     report = "\n".join(lines)
     print(report)
-    out = Path(__file__).with_name("results") / "handwriting.txt"
-    out.parent.mkdir(exist_ok=True)
-    command = "python benchmarks/handwriting.py " + " ".join(sys.argv[1:])
-    with open(out, "a") as f:
-        f.write(f"$ {command.strip()}\n# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n{report}\n\n")
+    record("handwriting", report)
     return 0
 
 
