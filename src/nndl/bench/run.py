@@ -11,6 +11,7 @@ what a user waits.  :mod:`nndl.bench.report` turns it all into Markdown.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -136,7 +137,9 @@ def installed(job: Job, python: str | None = None) -> str | None:
     return None
 
 
+@functools.cache
 def _importable(module: str, python: str | None) -> bool:
+    """Whether ``python`` (None: this one) finds ``module``; asked once per pair."""
     if python is None:
         return importlib.util.find_spec(module) is not None
     check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
