@@ -3,11 +3,23 @@
 // never moves: the x range is set by the caller and the y range only grows to
 // fit, so the chart does not jump as points arrive.
 
+import { fit } from "./pictures.js";
+
 const FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const INK = "#1d2230";
 const MUTED = "#5b6272";
 const GRID = "#e6e8ee";
 const MARGIN = { left: 58, right: 14, top: 12, bottom: 42 };
+
+// A light grid line from (x0, y0) to (x1, y1); leaves the fill ready for its tick label.
+function gridLine(ctx, x0, y0, x1, y1) {
+  ctx.strokeStyle = GRID;
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x1, y1);
+  ctx.stroke();
+  ctx.fillStyle = MUTED;
+}
 
 // Round tick values from lo to hi, about n of them.
 function linearTicks(lo, hi, n) {
@@ -108,18 +120,8 @@ export class LineChart {
   }
 
   draw() {
-    const canvas = this.canvas;
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (!width || !height) return;
-    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-      canvas.width = Math.round(width * ratio);
-      canvas.height = Math.round(height * ratio);
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
+    if (!this.canvas.clientWidth || !this.canvas.clientHeight) return; // not laid out yet
+    const { ctx, w: width, h: height } = fit(this.canvas);
     const o = this.options;
     const left = MARGIN.left;
     const right = width - MARGIN.right;
@@ -139,12 +141,7 @@ export class LineChart {
     const yTicks = o.log ? logTicks(lo, hi) : linearTicks(lo, hi, 5);
     for (const t of yTicks) {
       const y = Math.round(yOf(t)) + 0.5;
-      ctx.strokeStyle = GRID;
-      ctx.beginPath();
-      ctx.moveTo(left, y);
-      ctx.lineTo(right, y);
-      ctx.stroke();
-      ctx.fillStyle = MUTED;
+      gridLine(ctx, left, y, right, y);
       ctx.fillText(format(t), left - 6, y);
     }
     // x ticks: whole epochs
@@ -153,12 +150,7 @@ export class LineChart {
     const xTicks = linearTicks(0, this.xMax, Math.min(10, this.xMax)).filter((t) => Number.isInteger(t));
     for (const t of xTicks) {
       const x = Math.round(xOf(t)) + 0.5;
-      ctx.strokeStyle = GRID;
-      ctx.beginPath();
-      ctx.moveTo(x, top);
-      ctx.lineTo(x, bottom);
-      ctx.stroke();
-      ctx.fillStyle = MUTED;
+      gridLine(ctx, x, top, x, bottom);
       ctx.fillText(String(t), x, bottom + 5);
     }
     // axes
