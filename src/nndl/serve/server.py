@@ -34,13 +34,12 @@ from collections.abc import Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, DataError, require
+from ..errors import ConfigError, require
 from ..network import Network
 
 if TYPE_CHECKING:
     import asyncio
 
-    import numpy as np
     import starlette.applications
     import uvicorn
     from starlette.types import Receive, Scope, Send
@@ -88,57 +87,19 @@ def create_app(
     check_installed()
     import anyio
     from starlette.applications import Starlette
-    from starlette.exceptions import HTTPException
-    from starlette.requests import ClientDisconnect, Request
+    from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    from ..images import load_digit
     from ..inside import Lessons
     from ..predict import predict_digits
     from .inside_api import inside_routes
     from .lab import Lab
     from .lab_api import routes as lab_routes
+    from .routes import handlers, read_digit
 
     web = files("nndl.serve") / "web"
-    decoders = anyio.CapacityLimiter(DECODERS)
-
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
-
-    async def read_body(request: Request) -> bytes:
-        """The body, or an HTTPException as soon as it is known to be too big."""
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not (declared.isascii() and declared.isdigit()):
-                raise HTTPException(400, f"Content-Length must be a number of bytes, got {declared[:40]!r}")
-            if int(declared) > max_body:
-                raise HTTPException(413, f"the image is {int(declared):,} bytes; at most {max_body:,} are accepted")
-        chunks, size = [], 0
-        with anyio.move_on_after(body_timeout) as waiting:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_body:
-                    raise HTTPException(413, f"the image is over {max_body:,} bytes, the most accepted")
-                chunks.append(chunk)
-        if waiting.cancelled_caught:
-            late = f"the body did not arrive within {body_timeout:g} s ({size:,} bytes came)"
-            raise HTTPException(408, late, headers={"Connection": "close"})
-        return b"".join(chunks)
-
-    async def read_digit(request: Request) -> np.ndarray:
-        """The 28 x 28 input made from the image in the body, or an HTTPException."""
-        try:
-            body = await read_body(request)
-        except ClientDisconnect:  # nobody is left to answer
-            raise HTTPException(400, "the client went away before sending the whole body") from None
-        if not body:
-            raise HTTPException(400, "the request body is empty: send an image file's bytes (e.g. a PNG) as the body")
-        try:
-            return await anyio.to_thread.run_sync(load_digit, body, "the request body", limiter=decoders)
-        except DataError as e:
-            raise HTTPException(400, str(e)) from None
 
     async def api_predict(request: Request) -> JSONResponse:
         digit = await read_digit(request)
@@ -148,26 +109,21 @@ def create_app(
     async def index(request: Request) -> FileResponse:
         return FileResponse(str(web / "index.html"), media_type="text/html")
 
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        answer = error(exc.status_code, str(exc.detail))
-        answer.headers.update(exc.headers or {})
-        return answer
-
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        return error(500, f"the server failed on this request ({type(exc).__name__}); it goes on serving")
-
     lessons = Lessons(net)  # the draw page's network, taught in place, or replaced by a run of the lab
     lab = Lab() if lab is None else lab
     app = Starlette(
         routes=[
             Route("/", index),
             Route("/api/predict", api_predict, methods=["POST"]),
-            *inside_routes(net, read_digit, dataset=dataset, save_to=save_to, lessons=lessons),
+            *inside_routes(net, dataset=dataset, save_to=save_to, lessons=lessons),
             *lab_routes(lab),
             Mount("/static", StaticFiles(directory=str(web)), name="static"),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},  # type: ignore[dict-item]  # Starlette's types want (Request, Exception)
+        exception_handlers=handlers(),
     )
+    # what every route reads (nndl.serve.routes): the body's bounds, the image decoders
+    app.state.max_body, app.state.body_timeout = max_body, body_timeout
+    app.state.decoders = anyio.CapacityLimiter(DECODERS)
     app.state.lab, app.state.lessons = lab, lessons
     return app
 
