@@ -69,8 +69,8 @@ def command(lab: Lab, name: str) -> Callable[[Request], Awaitable[Response]]:
     from starlette.responses import JSONResponse
 
     async def act(request: Request) -> Response:
-        run = run_of(lab, request)
         body = await read_json(request, MAX_JSON, empty={})
+        run = run_of(lab, request)
         if name != "step":
             return JSONResponse(await anyio.to_thread.run_sync(getattr(run, name)))
         if not isinstance(body, dict) or set(body) - {"unit"}:
@@ -149,8 +149,8 @@ def routes(lab: Lab) -> list:
         return JSONResponse(run.history().to_dict(), headers=download(f"nndl-run-{run.id}-history.json"))
 
     async def use(request: Request) -> Response:
-        run = run_of(lab, request)
         await read_json(request, MAX_JSON, empty={})
+        run = run_of(lab, request)
         params = run.parameters()
         done = run.status()["epochs"]
         after = f", after epoch {done[-1]['epoch']} ({100 * done[-1]['accuracy']:.2f} %)" if done else ""

@@ -30,12 +30,13 @@ import ipaddress
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, require
 from ..network import Network
+from .gate import Gate, Policy, is_loopback, new_token
 
 if TYPE_CHECKING:
     import asyncio
@@ -78,15 +79,18 @@ def create_app(
     dataset: str | os.PathLike | None = None,
     save_to: str | os.PathLike | None = None,
     lab: Lab | None = None,
+    policy: Policy,
 ) -> starlette.applications.Starlette:
     """The Starlette application serving the page and ``/api/predict`` for
     ``net``, with the routes of :mod:`nndl.serve.inside_api` (``dataset``: the
     handwriting set's folder; ``save_to``: where the taught network goes)
     and of the training lab, :mod:`nndl.serve.lab_api`, for ``lab`` (default: a
-    new :class:`~nndl.serve.lab.Lab` on the bundled MNIST)."""
+    new :class:`~nndl.serve.lab.Lab` on the bundled MNIST), the whole behind
+    :class:`~nndl.serve.gate.Gate` with ``policy`` (who may come in)."""
     check_installed()
     import anyio
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Mount, Route
@@ -120,6 +124,7 @@ def create_app(
             Mount("/static", StaticFiles(directory=str(web)), name="static"),
         ],
         exception_handlers=handlers(),
+        middleware=[Middleware(Gate, policy=policy)],  # before any route: Host, token, Origin
     )
     # what every route reads (nndl.serve.routes): the body's bounds, the image decoders
     app.state.max_body, app.state.body_timeout = max_body, body_timeout
@@ -147,9 +152,19 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url(sock: socket.socket) -> str:
+def loopback(sock: socket.socket) -> bool:
+    """Whether ``sock`` listens on this machine only."""
+    return is_loopback(sock.getsockname()[0])
+
+
+def url(sock: socket.socket, path: str = "", token: str | None = None) -> str:
+    """The address of ``path`` on ``sock`` (this machine's loopback address where
+    it listens on every address), with ``token`` in the query if given."""
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    if ipaddress.ip_address(host).is_unspecified:
+        host = "::1" if ":" in host else "127.0.0.1"
+    query = f"?token={token}" if token else ""
+    return f"http://[{host}]:{port}/{path}{query}" if ":" in host else f"http://{host}:{port}/{path}{query}"
 
 
 def make_server(
@@ -159,10 +174,14 @@ def make_server(
     max_connections: int = MAX_CONNECTIONS,
     request_timeout: float = REQUEST_TIMEOUT,
     keep_alive: int = KEEP_ALIVE,
+    token: str | None = None,
+    allow_hosts: Iterable[str] = (),
     **app_options: Any,
 ) -> uvicorn.Server:
     """A uvicorn server for :func:`create_app` (``net``), to be run on ``sock``
     with ``server.run(sockets=[sock])``; set ``server.should_exit`` to stop it.
+    ``token`` (None: none) is asked of every request; while ``sock`` listens
+    on loopback, ``Host`` must name this machine or one of ``allow_hosts``.
 
     It speaks HTTP/1.1 only (no WebSocket upgrade), through
     :func:`guarded_protocol`'s limits."""
@@ -177,7 +196,8 @@ def make_server(
             await asyncio.to_thread(app.state.lab.close)
             await super().shutdown(sockets)
 
-    app = create_app(net, **app_options)
+    policy = Policy.make(sock.getsockname()[1], loopback(sock), allow_hosts, token)
+    app = create_app(net, policy=policy, **app_options)
     config = uvicorn.Config(
         app,
         http=guarded_protocol(max_connections, request_timeout),
@@ -278,15 +298,38 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     say: Callable[[str], None] | None = None,
+    *,
+    token: str | None = None,
+    no_token: bool = False,
+    allow_hosts: Iterable[str] = (),
     **app_options: Any,
 ) -> None:
     """Serve the page and the API for ``net`` until interrupted
-    (``app_options`` go to :func:`create_app`)."""
+    (``app_options`` go to :func:`create_app`).
+
+    Listening beyond loopback asks every request for a token: ``token`` if
+    given, else a new random one, printed in the addresses; ``no_token``
+    turns that off, with a warning.  On loopback a ``token`` given is asked too."""
     say = say or print
+    if token is not None and no_token:
+        raise ConfigError("--token and --no-token contradict each other: give one")
     sock = listen(host, port)
-    server = make_server(net, sock, **app_options)
-    say(f"Draw a digit at {url(sock)}, watch a network learn at {url(sock)}train (Ctrl-C stops the server)")
-    if not ipaddress.ip_address(sock.getsockname()[0]).is_loopback:
-        say("Note: this address is reachable from other machines, not only this one")
+    local = loopback(sock)
+    if token is None and not local and not no_token:
+        token = new_token()
+    server = make_server(net, sock, token=token, allow_hosts=allow_hosts, **app_options)
+    say(
+        f"Draw a digit at {url(sock, '', token)}, watch a network learn at {url(sock, 'train', token)} "
+        "(Ctrl-C stops the server)"
+    )
+    if not local:
+        name = socket.gethostname()
+        other = f"http://{name}:{sock.getsockname()[1]}/" + (f"?token={token}" if token else "")
+        say(f"Other machines can reach this server, at {other} for example")
+        if token is None:
+            say(
+                "Warning: --no-token: anyone who can reach this port can read and change your handwriting set "
+                "and the network, and start runs"
+            )
     with sock:
         server.run(sockets=[sock])
