@@ -148,6 +148,9 @@ def create_app(
     async def index(request: Request) -> FileResponse:
         return FileResponse(str(web / "index.html"), media_type="text/html")
 
+    async def chapter(request: Request) -> FileResponse:
+        return FileResponse(str(web / "chapter.html"), media_type="text/html")
+
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         answer = error(exc.status_code, str(exc.detail))
         answer.headers.update(exc.headers or {})
@@ -161,6 +164,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", index),
+            Route("/chapter", chapter),
             Route("/api/predict", api_predict, methods=["POST"]),
             *inside_routes(net, read_digit, dataset=dataset, save_to=save_to, lessons=lessons),
             *lab_routes(lab),
