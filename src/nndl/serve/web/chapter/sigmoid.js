@@ -22,7 +22,7 @@
       ["w1", "<var>w</var><sub>1</sub>", -3, 3, 0.05], ["w2", "<var>w</var><sub>2</sub>", -3, 3, 0.05], ["b", "<var>b</var>", -3, 3, 0.05]];
     const sliders = {};
     const change = (key, v) => {
-      state.before = { ...values() };
+      state.before = { x1: state.x1, x2: state.x2, w1: state.w1, w2: state.w2, b: state.b };
       state[key] = v;
       draw();
     };
@@ -78,7 +78,9 @@
         "<var>z</var>). Made of sigmoid neurons (the picture), the network behaves more and more like the " +
         "perceptrons as <var>c</var> grows (part II) — except where some gate has <var>w</var>·<var>x</var> + " +
         "<var>b</var> = 0: there σ(<var>c</var> · 0) = ½ whatever <var>c</var>, and the gates after it " +
-        "see ½ instead of 0. The map shows the largest difference of the two outputs over all inputs; the lines " +
+        "see ½ instead of 0. At (0.75, 0.75) gate a stays at ½ but the outputs " +
+        "still come out right; at (0.5, 0) the sum bit stays at ½ for every <var>c</var>. The map shows the largest " +
+        "difference of the two outputs over all inputs; the lines " +
         "where a gate's <var>z</var> = 0 stay, as thin as <var>c</var> makes them.",
     });
     const sx1 = slider("x1", "<var>x</var><sub>1</sub>", { min: 0, max: 1, step: 0.05, value: state.x[0] }, (v) => { state.x[0] = v; draw(); });
@@ -87,12 +89,15 @@
       state.c = CS[k];
       draw();
     });
-    const edge = button("boundary", "Put x on gate a's edge: x₁ = x₂ = 0.75", () => {
-      state.x = [0.75, 0.75];
-      sx1.set(0.75);
-      sx2.set(0.75);
+    const move = (x) => {
+      state.x = x;
+      sx1.set(x[0]);
+      sx2.set(x[1]);
       draw();
-    }, true);
+    };
+    const edges = el("div", { class: "w-buttons" },
+      button("edge-a", "Gate a's z = 0: x = (0.75, 0.75)", () => move([0.75, 0.75]), true),
+      button("edge-b", "Gate b's z = 0: x = (0.5, 0)", () => move([0.5, 0]), true));
     const table = el("table", { class: "w-table gates" }, el("thead", {}, el("tr", {
       html: "<th>gate</th><th><var>z</var> (perceptrons)</th><th>perceptron</th><th>perceptron × <var>c</var></th><th>sigmoid × <var>c</var></th>",
     })));
@@ -102,7 +107,7 @@
       ["grid", "largest over the 21 × 21 inputs with every |<var>z</var>| &gt; 0.1"]]);
     const picture = canvas("scaling", 300, 220, "the sigmoid adder's gates");
     const map = canvas("scaling-map", 220, 220, "the gap over all inputs");
-    body.append(el("div", { class: "w-controls" }, sx1.node, sx2.node, sc.node, edge, shown.node),
+    body.append(el("div", { class: "w-controls" }, sx1.node, sx2.node, sc.node, edges, shown.node),
       el("div", { class: "w-picture" }, picture, map), table);
 
     function draw() {
