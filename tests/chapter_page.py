@@ -39,7 +39,9 @@ def move(page, widget: str, name: str, value: float) -> None:
 
 def check_perceptron_functions(page) -> None:
     rng = np.random.default_rng(0)
-    cases = [(rng.uniform(-8, 8, 3).tolist(), float(rng.uniform(-10, 10)), rng.uniform(0, 1, 3).tolist()) for _ in range(200)]
+    cases = [
+        (rng.uniform(-8, 8, 3).tolist(), float(rng.uniform(-10, 10)), rng.uniform(0, 1, 3).tolist()) for _ in range(200)
+    ]
     js = page.evaluate(
         "cases => cases.map(([w, b, x]) => { const P = nndlChapter.perceptron;"
         " return [P.weightedInput(w, b, x), P.output(w, b, x), P.sigmoidOutput(w, b, x)]; })",
@@ -55,20 +57,25 @@ def check_perceptron_functions(page) -> None:
         [GRID, CS],
     )
     expected = [
-        [[g.z, g.output] for g in adder_gates(x1, x2, c, n)] for x1, x2 in GRID for c in CS for n in ("perceptron", "sigmoid")
+        [[g.z, g.output] for g in adder_gates(x1, x2, c, n)]
+        for x1, x2 in GRID
+        for c in CS
+        for n in ("perceptron", "sigmoid")
     ]
     assert close(gates, expected)
     bits = page.evaluate("() => [[0,0],[0,1],[1,0],[1,1]].map(([a, b]) => nndlChapter.perceptron.addBits(a, b))")
     from nndl import add_bits
 
     assert bits == [list(add_bits(a, b)) for a, b in itertools.product((0, 1), repeat=2)]
-    steps = page.evaluate("() => nndlChapter.perceptron.learningSteps(nndlChapter.perceptron.POINTS, nndlChapter.perceptron.LABELS)")
+    steps = page.evaluate(
+        "() => nndlChapter.perceptron.learningSteps(nndlChapter.perceptron.POINTS, nndlChapter.perceptron.LABELS)"
+    )
     assert page.evaluate("() => [nndlChapter.perceptron.POINTS, nndlChapter.perceptron.LABELS]") == [
         [list(p) for p in POINTS],
         list(LABELS),
     ]
     py_steps = list(learning_steps(POINTS, LABELS))
-    assert [(s["epoch"], s["index"], s["output"]) for s in steps] == [(s.epoch, s.index, s.output) for s in py_steps]
+    assert [(s["epoch"], s["example"], s["output"]) for s in steps] == [(s.epoch, s.example, s.output) for s in py_steps]
     assert close([[*s["weights"], s["bias"]] for s in steps], [[*s.weights, s.bias] for s in py_steps])
     gaps = page.evaluate("([cs, grid]) => cs.map(c => nndlChapter.perceptron.simulationGap(c, grid, 0.1))", [CS, GRID])
     assert close(gaps, [simulation_gap(c, GRID, 0.1) for c in CS])
@@ -82,7 +89,10 @@ def check_descent_functions(page) -> None:
         " return [G.valley(v), ...G.valleyGradient(v), G.curve([v[0]]), ...G.curveGradient([v[0]])]; })",
         vs,
     )
-    py = [[descent.valley(v), *descent.valley_gradient(v), descent.curve(v[:1]), *descent.curve_gradient(v[:1])] for v in vs]
+    py = [
+        [descent.valley(v), *descent.valley_gradient(v), descent.curve(v[:1]), *descent.curve_gradient(v[:1])]
+        for v in vs
+    ]
     assert close(js, py)
     for start, eta in [((-1.8, 1.5), 0.02), ((-1.8, 1.5), 0.2), ((1.0, -0.3), 0.45), ((0.5, 1.9), 0.55)]:
         path = page.evaluate("([s, eta]) => nndlChapter.descent.descend(s, eta, 300)", [start, eta])
@@ -93,7 +103,9 @@ def check_descent_functions(page) -> None:
         )
         expected = descent.descend((x,), eta, 100, descent.curve_gradient)
         assert len(path) == len(expected) and close(path, expected)
-    numbers = page.evaluate("() => { const r = nndlChapter.descent.lcg(12345); return Array.from({length: 50}, r.random); }")
+    numbers = page.evaluate(
+        "() => { const r = nndlChapter.descent.lcg(12345); return Array.from({length: 50}, r.random); }"
+    )
     rng_py = descent.Lcg(12345)
     assert numbers == [rng_py.random() for _ in range(50)]  # exactly
     for seed in (1, 7):

@@ -96,12 +96,18 @@ def test_the_learning_rule_steps_as_python_does(page):
     rule = "[data-widget=rule]"
     for k in (1, 2, 3):
         page.click(f"{rule} button[name=step]")
-        assert (shown(page, "rule", "w1"), shown(page, "rule", "w2"), shown(page, "rule", "b")) == (*steps[k - 1].weights, steps[k - 1].bias)
+        assert (shown(page, "rule", "w1"), shown(page, "rule", "w2"), shown(page, "rule", "b")) == (
+            *steps[k - 1].weights,
+            steps[k - 1].bias,
+        )
     page.click(f"{rule} button[name=epoch]")
     done = max(i for i, s in enumerate(steps) if s.epoch == 0) + 1
     assert text(page, "rule", "step") == f"{done} of {len(steps)}"
     page.click(f"{rule} button[name=run]")
-    assert (shown(page, "rule", "w1"), shown(page, "rule", "w2"), shown(page, "rule", "b")) == (*steps[-1].weights, steps[-1].bias)
+    assert (shown(page, "rule", "w1"), shown(page, "rule", "w2"), shown(page, "rule", "b")) == (
+        *steps[-1].weights,
+        steps[-1].bias,
+    )
     assert "done" in text(page, "rule", "status")
     page.click(f"{rule} button[name=reset]")
     assert shown(page, "rule", "b") == 0
@@ -123,9 +129,12 @@ def test_sigmoid_neurons_simulating_perceptrons(page):
     for k, c in [(0, 1), (3, 10), (6, 100), (9, 1000)]:
         move(page, "scaling", "c", k)
         assert close(shown(page, "scaling", "grid"), simulation_gap(c, grid, 0.1))
-        for x in ([1, 0], [0.75, 0.75], [0.5, 0]):
-            page.click(f"[data-widget=scaling] button[name=edge-{'a' if x == [0.75, 0.75] else 'b'}]") if x != [1, 0] else (
-                move(page, "scaling", "x1", 1), move(page, "scaling", "x2", 0))
+        for x, button in [([1, 0], None), ([0.75, 0.75], "edge-a"), ([0.5, 0], "edge-b")]:
+            if button:
+                page.click(f"[data-widget=scaling] button[name={button}]")
+            else:
+                move(page, "scaling", "x1", 1)
+                move(page, "scaling", "x2", 0)
             smooth = adder_gates(*x, c, "sigmoid")
             for g in smooth:
                 cell = page.locator(f"[data-widget=scaling] tr[data-gate={g.name}] td").nth(3)

@@ -103,9 +103,10 @@ def test_learning_steps_trace_the_rule_to_a_separating_line():
     # every step is the rule: w changes by (y - output) x exactly when the output was wrong
     previous = (0.0, 0.0, 0.0)
     for s in steps:
-        error = LABELS[s.index] - s.output
-        x = POINTS[s.index]
-        assert np.allclose((*s.weights, s.bias), (previous[0] + error * x[0], previous[1] + error * x[1], previous[2] + error))
+        error = LABELS[s.example] - s.output
+        x = POINTS[s.example]
+        expected = (previous[0] + error * x[0], previous[1] + error * x[1], previous[2] + error)
+        assert np.allclose((*s.weights, s.bias), expected)
         previous = (*s.weights, s.bias)
     p = Perceptron.fit(POINTS, LABELS)
     assert p.predict(POINTS).tolist() == list(LABELS) and tuple(p.weights) == steps[-1].weights

@@ -60,7 +60,7 @@ class Perceptron:
 
     def sigmoid(self, x: ArrayLike) -> float:
         """The sigmoid neuron with the same weights and bias: ``sigma(w . x + b)``."""
-        return float(sigmoid(self.weighted_input(x)))
+        return float(sigmoid(np.asarray(self.weighted_input(x))))
 
     def scaled(self, c: float) -> Perceptron:
         """The perceptron with every weight and the bias multiplied by ``c``."""
@@ -82,11 +82,11 @@ class Perceptron:
 
 class RuleStep(NamedTuple):
     """One example visited by the perceptron learning rule: which one (its
-    row ``index`` in epoch ``epoch``), the ``output`` it got, and the
+    row ``example`` in epoch ``epoch``), the ``output`` it got, and the
     ``weights`` and ``bias`` after the rule's update."""
 
     epoch: int
-    index: int
+    example: int
     output: int
     weights: tuple[float, ...]
     bias: float
@@ -174,7 +174,9 @@ def adder_gates(
     return gates
 
 
-def adder_outputs(x1: float, x2: float, c: float = 1.0, neuron: Literal["perceptron", "sigmoid"] = "perceptron") -> tuple[float, float]:
+def adder_outputs(
+    x1: float, x2: float, c: float = 1.0, neuron: Literal["perceptron", "sigmoid"] = "perceptron"
+) -> tuple[float, float]:
     """``(sum, carry)`` of :func:`adder_gates`."""
     out = {g.name: g.output for g in adder_gates(x1, x2, c, neuron)}
     return out["sum"], out["carry"]
@@ -187,9 +189,7 @@ def add_bits(x1: int, x2: int) -> tuple[int, int]:
     return int(s), int(carry)
 
 
-def simulation_gap(
-    c: float, inputs: Sequence[tuple[float, float]], margin: float = 0.0
-) -> float:
+def simulation_gap(c: float, inputs: Sequence[tuple[float, float]], margin: float = 0.0) -> float:
     """The largest ``|sigmoid network - perceptron network|`` over the adder's
     outputs, with weights and biases times ``c``, over those ``inputs`` where
     every gate of the perceptron network has ``|w . x + b| > margin``

@@ -54,7 +54,7 @@
   const LABELS = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1];
 
   // the perceptron learning rule from zero weights and bias, one example at a time:
-  // [{epoch, index, output, weights, bias}] with the weights after each update;
+  // [{epoch, example, output, weights, bias}] with the weights after each update;
   // it ends with the first epoch without a mistake, or after `epochs`
   function learningSteps(X, y, epochs = 100, eta = 1) {
     let w = X[0].map(() => 0);
@@ -62,15 +62,15 @@
     const steps = [];
     for (let epoch = 0; epoch < epochs; epoch++) {
       let mistakes = 0;
-      X.forEach((x, index) => {
+      X.forEach((x, example) => {
         const out = output(w, b, x);
-        const error = y[index] - out;
+        const error = y[example] - out;
         if (error) {
           w = w.map((wj, j) => wj + eta * error * x[j]);
           b += eta * error;
           mistakes++;
         }
-        steps.push({ epoch, index, output: out, weights: w.slice(), bias: b });
+        steps.push({ epoch, example, output: out, weights: w.slice(), bias: b });
       });
       if (mistakes === 0) break;
     }

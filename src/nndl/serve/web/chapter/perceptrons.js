@@ -159,8 +159,8 @@
       shown.set("step", `${k} of ${steps.length}`);
       shown.set("epoch", last ? last.epoch + 1 : 0, 0);
       if (last) {
-        const y = P.LABELS[last.index];
-        shown.set("example", `point ${last.index + 1}: y = ${y}, output ${last.output}`);
+        const y = P.LABELS[last.example];
+        shown.set("example", `point ${last.example + 1}: y = ${y}, output ${last.output}`);
         shown.set("update", y === last.output ? "none (right)" : y > last.output ? "w + x, b + 1" : "w − x, b − 1");
       } else {
         shown.set("example", "–");
@@ -172,7 +172,7 @@
       shown.set("status", k === steps.length ? "an epoch without a mistake: done" : "");
       const v = D.view(D.context(picture), [0, 1], [0, 1]);
       D.halfPlane(v, w, b);
-      D.points(v, P.POINTS, P.LABELS, last ? last.index : -1);
+      D.points(v, P.POINTS, P.LABELS, last ? last.example : -1);
     }
     draw();
   };
