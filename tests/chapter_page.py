@@ -75,7 +75,9 @@ def check_perceptron_functions(page) -> None:
         list(LABELS),
     ]
     py_steps = list(learning_steps(POINTS, LABELS))
-    assert [(s["epoch"], s["example"], s["output"]) for s in steps] == [(s.epoch, s.example, s.output) for s in py_steps]
+    assert [(s["epoch"], s["example"], s["output"]) for s in steps] == [
+        (s.epoch, s.example, s.output) for s in py_steps
+    ]
     assert close([[*s["weights"], s["bias"]] for s in steps], [[*s.weights, s.bias] for s in py_steps])
     gaps = page.evaluate("([cs, grid]) => cs.map(c => nndlChapter.perceptron.simulationGap(c, grid, 0.1))", [CS, GRID])
     assert close(gaps, [simulation_gap(c, GRID, 0.1) for c in CS])
