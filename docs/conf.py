@@ -193,4 +193,5 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_show_sourcelink = False
+html_sidebars = {"chapter": []}  # the widgets get the page's width
 html_last_updated_fmt = None

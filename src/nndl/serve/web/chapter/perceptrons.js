@@ -4,7 +4,7 @@
 // the state after every change.  Adds them to window.nndlChapter.widgets.
 "use strict";
 (function (chapter) {
-  const { el, slider, bit, button, readout, canvas, frame } = chapter.controls;
+  const { el, format, slider, bit, button, readout, canvas, frame } = chapter.controls;
   const P = chapter.perceptron, D = chapter.draw;
   const widgets = (chapter.widgets = chapter.widgets || {});
 
@@ -40,7 +40,7 @@
       shown.set("output", out, 0);
       D.network(D.context(picture), [
         ...state.x.map((x, j) => ({ id: `x${j}`, x: 0.12, y: 0.2 + 0.3 * j, label: String(x), value: x, caption: "" })),
-        { id: "p", x: 0.55, y: 0.5, label: `b=${state.b}`, value: null },
+        { id: "p", x: 0.55, y: 0.5, label: "∑", value: null, caption: `b = ${format(state.b, 1)}` },
         { id: "out", x: 0.88, y: 0.5, label: String(out), value: out, caption: "output" },
       ], [
         ...state.w.map((w, j) => [`x${j}`, "p", `${w}`, w]),
