@@ -164,10 +164,14 @@ def test_the_chapter_widgets_work_from_disk_offline(site: Path) -> None:
             page.on("pageerror", lambda e: problems.append(str(e)))
             # the theme's own script's messages are the whole site's business, not the widgets'
             theme = "/_static/scripts/pydata-sphinx-theme.js"
-            page.on("console", lambda m: m.type == "error" and theme not in m.location["url"] and problems.append(m.text))
+            page.on(
+                "console", lambda m: m.type == "error" and theme not in m.location["url"] and problems.append(m.text)
+            )
             page.goto(page_file.as_uri())
             page.wait_for_selector("[data-widget=minibatch] dd[data-key=cost20]")
-            widgets = page.eval_on_selector_all("[data-widget]", "els => els.map(e => e.classList.contains('nndl-widget'))")
+            widgets = page.eval_on_selector_all(
+                "[data-widget]", "els => els.map(e => e.classList.contains('nndl-widget'))"
+            )
             assert len(widgets) == 9 and all(widgets)
             check_perceptron_functions(page)
             check_descent_functions(page)

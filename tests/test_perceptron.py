@@ -110,3 +110,15 @@ def test_learning_steps_trace_the_rule_to_a_separating_line():
         previous = (*s.weights, s.bias)
     p = Perceptron.fit(POINTS, LABELS)
     assert p.predict(POINTS).tolist() == list(LABELS) and tuple(p.weights) == steps[-1].weights
+
+
+def test_the_adder_refuses_what_the_exercise_does_not_allow():
+    import pytest
+
+    from nndl.errors import ConfigError
+    from nndl.perceptron import adder_gates
+
+    with pytest.raises(ConfigError, match="c must be a positive number.*got -1"):
+        adder_gates(1, 0, c=-1)
+    with pytest.raises(ConfigError, match="neuron must be 'perceptron' or 'sigmoid', got 'relu'"):
+        adder_gates(1, 0, neuron="relu")  # type: ignore[arg-type]

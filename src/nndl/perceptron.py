@@ -163,6 +163,8 @@ def adder_gates(
     """
     if neuron not in ("perceptron", "sigmoid"):
         raise ConfigError(f"neuron must be 'perceptron' or 'sigmoid', got {neuron!r}")
+    if not c > 0:
+        raise ConfigError(f"c must be a positive number (the exercise scales by c > 0), got {c!r}")
     gate = NAND.scaled(c)
     signals: dict[str, float] = {"x1": float(x1), "x2": float(x2)}
     gates = []
