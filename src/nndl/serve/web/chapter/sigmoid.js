@@ -108,7 +108,7 @@
     const picture = canvas("scaling", 300, 220, "the sigmoid adder's gates");
     const map = canvas("scaling-map", 220, 220, "the gap over all inputs");
     body.append(el("div", { class: "w-controls" }, sx1.node, sx2.node, sc.node, edges, shown.node),
-      el("div", { class: "w-picture" }, picture, map), table);
+      el("div", { class: "w-picture" }, picture, map), el("div", { class: "w-table-wrap" }, table));
 
     function draw() {
       sc.node.querySelector("output").textContent = String(state.c);
