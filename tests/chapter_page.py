@@ -120,6 +120,14 @@ def check_descent_functions(page) -> None:
                 [seed, m],
             )
             assert close(path, descent.minibatch_path(descent.cloud(20, 1), (-1.6, -1.6), 0.2, m, 4, seed))
+            found = page.evaluate(
+                "([seed, m]) => { const G = nndlChapter.descent, p = G.cloud(20, 1);"
+                " return [G.estimates(p, [0.3, -1.2], m, seed), G.estimateSpread(p, [0.3, -1.2], m, seed)]; }",
+                [seed, m],
+            )
+            points = descent.cloud(20, 1)
+            assert close(found[0], descent.estimates(points, (0.3, -1.2), m, seed))
+            assert close(found[1], descent.estimate_spread(points, (0.3, -1.2), m, seed))
 
 
 def check_the_neuron_slider(page) -> None:

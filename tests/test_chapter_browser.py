@@ -181,6 +181,8 @@ def test_minibatch_paths(page):
             path = descent.minibatch_path(points, (-1.6, -1.6), 0.2, m, epochs, seed)
             assert shown(page, "minibatch", f"steps{m}") == len(path) - 1 == epochs * 20 // m
             assert close(shown(page, "minibatch", f"cost{m}"), descent.cloud_cost(path[-1], points))
+            spread = descent.estimate_spread(points, (-1.6, -1.6), m, seed)
+            assert close(shown(page, "minibatch", f"spread{m}"), spread)
 
 
 def test_no_script_errors(page):

@@ -51,6 +51,11 @@ def test_minibatch_estimates_the_full_gradient():
     v = (0.3, -1.2)
     order = descent.Lcg(4).shuffled(20)
     estimates = [descent.cloud_gradient(v, points, order[k : k + 5]) for k in range(0, 20, 5)]
+    assert descent.estimates(points, v, 5, seed=4) == estimates
+    spread = np.mean([np.linalg.norm(np.subtract(g, descent.cloud_gradient(v, points))) for g in estimates])
+    assert np.isclose(descent.estimate_spread(points, v, 5, seed=4), spread)
+    spreads = [descent.estimate_spread(points, v, m, seed=4) for m in (1, 2, 5, 10, 20)]
+    assert all(b < a for a, b in zip(spreads, spreads[1:])) and spreads[-1] < 1e-15
     assert np.allclose(np.mean(estimates, axis=0), descent.cloud_gradient(v, points))  # unbiased over an epoch
     assert not np.allclose(estimates[0], descent.cloud_gradient(v, points))  # but each one is noisy
     # a mini-batch of all n is gradient descent itself, and the minimum is the points' mean

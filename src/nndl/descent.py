@@ -15,6 +15,7 @@ The chapter page of ``nndl serve`` computes the same functions in JavaScript
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 Vector = tuple[float, ...]
@@ -112,6 +113,26 @@ def cloud_gradient(v: Sequence[float], points: Sequence[Sequence[float]], batch:
         g1 += v[0] - points[j][0]
         g2 += v[1] - points[j][1]
     return (g1 / len(chosen), g2 / len(chosen))
+
+
+def estimates(points: Sequence[Sequence[float]], v: Sequence[float], m: int, seed: int = 1) -> list[Vector]:
+    """The gradient's estimates at ``v`` from each mini-batch of ``m`` points
+    of one shuffle (:class:`Lcg` with ``seed``, the first epoch of
+    :func:`minibatch_path`): they scatter around the full gradient, and
+    average to it."""
+    order = Lcg(seed).shuffled(len(points))
+    return [cloud_gradient(v, points, order[k : k + m]) for k in range(0, len(points), m)]
+
+
+def estimate_spread(points: Sequence[Sequence[float]], v: Sequence[float], m: int, seed: int = 1) -> float:
+    """How far the :func:`estimates` are from the full gradient, on average:
+    the mean of ``|estimate - grad C|``."""
+    full = cloud_gradient(v, points)
+    found = estimates(points, v, m, seed)
+    total = 0.0
+    for g in found:
+        total += math.hypot(g[0] - full[0], g[1] - full[1])
+    return total / len(found)
 
 
 def minibatch_path(

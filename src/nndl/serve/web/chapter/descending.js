@@ -120,13 +120,17 @@
         "random: each epoch shuffles the inputs and takes one step per mini-batch, as <code>Network.SGD</code> " +
         "does. Same start, same η, same shuffles (the seed): with <var>m</var> = 20 the estimate is the full " +
         "gradient and the path is smooth; with <var>m</var> = 1 it takes 20 times as many, noisy steps, and " +
-        "keeps jittering around the bottom.",
+        "keeps jittering around the bottom. The short arrows at the start are the first step each mini-batch of " +
+        "the first epoch would take: they scatter around the full gradient's step, less the bigger <var>m</var> " +
+        "(the spread: the average of ‖estimate − ∇<var>C</var>‖ over them).",
     });
     const redraw = () => draw();
     const eta = slider("eta", "η", { min: 0.01, max: 1, step: 0.01, value: state.eta }, (v) => { state.eta = v; redraw(); });
     const epochs = slider("epochs", "epochs", { min: 1, max: 10, step: 1, value: state.epochs, digits: 0 }, (v) => { state.epochs = v; redraw(); });
     const seed = slider("seed", "seed", { min: 1, max: 20, step: 1, value: state.seed, digits: 0 }, (v) => { state.seed = v; redraw(); });
-    const rows = SIZES.map(([m, colour]) => [m, colour, readout([[`steps${m}`, "steps"], [`v${m}`, "<var>v</var>"], [`cost${m}`, "<var>C</var>(<var>v</var>)"]])]);
+    const rows = SIZES.map(([m, colour]) => [m, colour, readout([
+      [`spread${m}`, "spread of its estimates"], [`steps${m}`, "steps"], [`v${m}`, "<var>v</var>"],
+      [`cost${m}`, "<var>C</var>(<var>v</var>)"]])]);
     const legend = el("div", { class: "w-legend" }, ...rows.map(([m, colour, shown]) =>
       el("div", {}, el("span", { class: "swatch", style: `background: ${colour}` }), el("strong", {}, `m = ${m}`), shown.node)));
     const picture = canvas("minibatch", 380, 380, "the inputs and the paths");
@@ -140,6 +144,11 @@
       ctx.fillStyle = "#1d2230";
       for (const [x, y] of points) ctx.fillRect(v.px(x) - 2, v.py(y) - 2, 4, 4);
       for (const [m, colour, shown] of rows) {
+        // each mini-batch's first step from the start, -eta times its estimate of the gradient
+        for (const g of G.estimates(points, state.start, m, state.seed)) {
+          D.arrow(v, state.start, G.step(state.start, g, state.eta), colour);
+        }
+        shown.set(`spread${m}`, G.estimateSpread(points, state.start, m, state.seed), 4);
         const path = G.minibatchPath(points, state.start, state.eta, m, state.epochs, state.seed);
         const end = path[path.length - 1];
         shown.set(`steps${m}`, path.length - 1, 0);

@@ -77,6 +77,23 @@
     return [g1 / chosen.length, g2 / chosen.length];
   }
 
+  // the gradient's estimates at v from each mini-batch of m points of one shuffle (lcg(seed))
+  function estimates(points, v, m, seed = 1) {
+    const order = lcg(seed).shuffled(points.length);
+    const found = [];
+    for (let k = 0; k < points.length; k += m) found.push(cloudGradient(v, points, order.slice(k, k + m)));
+    return found;
+  }
+
+  // the mean of |estimate - grad C| over those estimates
+  function estimateSpread(points, v, m, seed = 1) {
+    const full = cloudGradient(v, points);
+    const found = estimates(points, v, m, seed);
+    let total = 0;
+    for (const g of found) total += Math.hypot(g[0] - full[0], g[1] - full[1]);
+    return total / found.length;
+  }
+
   // stochastic gradient descent on cloudCost: each epoch shuffles the points
   // (lcg(seed)) and steps once per mini-batch of m of them
   function minibatchPath(points, start, eta, m, epochs, seed = 1) {
@@ -94,6 +111,6 @@
 
   chapter.descent = {
     ESCAPE, valley, valleyGradient, curve, curveGradient, step, descend, lcg, cloud, cloudCost, cloudGradient,
-    minibatchPath,
+    estimates, estimateSpread, minibatchPath,
   };
 })(window.nndlChapter = window.nndlChapter || {});

@@ -182,6 +182,27 @@
     });
   }
 
+  // an arrow from one point of the plane to another
+  function arrow(v, [xa, ya], [xb, yb], colour = INK) {
+    const { ctx } = v;
+    const x0 = v.px(xa), y0 = v.py(ya), x1 = v.px(xb), y1 = v.py(yb);
+    const angle = Math.atan2(y1 - y0, x1 - x0), head = 6;
+    clip(v, () => {
+      ctx.strokeStyle = colour;
+      ctx.fillStyle = colour;
+      ctx.lineWidth = 1.2;
+      ctx.beginPath();
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(x1, y1);
+      ctx.lineTo(x1 - head * Math.cos(angle - 0.4), y1 - head * Math.sin(angle - 0.4));
+      ctx.lineTo(x1 - head * Math.cos(angle + 0.4), y1 - head * Math.sin(angle + 0.4));
+      ctx.fill();
+    });
+  }
+
   function dot(v, [x, y], colour = ACCENT, r = 6) {
     v.ctx.fillStyle = colour;
     clip(v, () => disc(v.ctx, v.px(x), v.py(y), r));
@@ -234,5 +255,5 @@
   }
 
   chapter.draw = { INK, MUTED, ACCENT, ONE, ZERO, context, view, shades, frame, path, points, halfPlane, curve,
-    segment, dot, network };
+    segment, arrow, dot, network };
 })(window.nndlChapter = window.nndlChapter || {});
