@@ -30,8 +30,8 @@
       formula: "<var>C</var>(<var>v</var><sub>1</sub>, <var>v</var><sub>2</sub>) = <var>v</var><sub>1</sub><sup>2</sup> + " +
         "2<var>v</var><sub>2</sub><sup>2</sup>, &nbsp; ∇<var>C</var> = (2<var>v</var><sub>1</sub>, 4<var>v</var><sub>2</sub>), &nbsp; " +
         "<var>v</var> → <var>v</var>′ = <var>v</var> − η∇<var>C</var>, &nbsp; Δ<var>C</var> ≈ −η‖∇<var>C</var>‖<sup>2</sup>",
-      caption: "A ball rolling down a valley: click to drop it anywhere, then step. Each step moves against the " +
-        "gradient, so (for small η) the cost goes down. Too small an η and the ball creeps; too large and it " +
+      caption: "A ball rolling down a valley: click to drop it anywhere, then step (the black arrow is the next " +
+        "step). Each step moves against the gradient, so (for small η) the cost goes down. Too small an η and the ball creeps; too large and it " +
         "overshoots the valley's floor, back and forth across the steep direction, and above η = 0.5 it climbs out.",
     });
     const redraw = () => draw();
@@ -61,6 +61,7 @@
       v = D.view(D.context(picture), [-2, 2], [-2, 2]);
       D.shades(v, G.valley, [0.05, 0.2, 0.5, 1, 2, 3.5, 5, 7, 9.5, 12]);
       D.path(v, path, D.ONE);
+      D.arrow(v, end, G.step(end, grad, state.eta), D.INK);  // the next step, -eta grad C
     }
     draw();
   };
