@@ -4,11 +4,14 @@
 // window.nndlChapter.
 "use strict";
 (function (chapter) {
-  // an element with attributes (on* keys are listeners) and children (strings or nodes)
+  // an element with attributes (on* keys are listeners; style an object of CSS properties,
+  // set through the DOM so a Content-Security-Policy without inline styles allows it) and
+  // children (strings or nodes)
   function el(tag, attributes = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attributes)) {
       if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "style") Object.assign(node.style, value);
       else if (key === "html") node.innerHTML = value;
       else node.setAttribute(key, value);
     }
@@ -73,7 +76,7 @@
 
   // a canvas of a given size in CSS pixels (it shrinks with a narrow screen)
   const canvas = (name, width, height, label) =>
-    el("canvas", { class: "w-canvas", "data-name": name, width, height, style: `aspect-ratio: ${width} / ${height}; max-width: ${width}px`, "aria-label": label });
+    el("canvas", { class: "w-canvas", "data-name": name, width, height, style: { aspectRatio: `${width} / ${height}`, maxWidth: `${width}px` }, "aria-label": label });
 
   // the frame every widget shares: a formula line, a row of controls and pictures, and a caption
   function frame(root, { formula, caption }) {

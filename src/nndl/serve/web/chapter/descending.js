@@ -133,7 +133,7 @@
       [`spread${m}`, "spread of its estimates"], [`steps${m}`, "steps"], [`v${m}`, "<var>v</var>"],
       [`cost${m}`, "<var>C</var>(<var>v</var>)"]])]);
     const legend = el("div", { class: "w-legend" }, ...rows.map(([m, colour, shown]) =>
-      el("div", {}, el("span", { class: "swatch", style: `background: ${colour}` }), el("strong", {}, `m = ${m}`), shown.node)));
+      el("div", {}, el("span", { class: "swatch", style: { background: colour } }), el("strong", {}, `m = ${m}`), shown.node)));
     const picture = canvas("minibatch", 380, 380, "the inputs and the paths");
     body.append(el("div", { class: "w-controls" }, eta.node, epochs.node, seed.node, legend), el("div", { class: "w-picture" }, picture));
     const points = G.cloud(20, 1);
