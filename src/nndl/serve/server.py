@@ -113,11 +113,15 @@ def create_app(
     async def index(request: Request) -> FileResponse:
         return FileResponse(str(web / "index.html"), media_type="text/html")
 
+    async def chapter(request: Request) -> FileResponse:
+        return FileResponse(str(web / "chapter.html"), media_type="text/html")
+
     lessons = Lessons(net)  # the draw page's network, taught in place, or replaced by a run of the lab
     lab = Lab() if lab is None else lab
     app = Starlette(
         routes=[
             Route("/", index),
+            Route("/chapter", chapter),
             Route("/api/predict", api_predict, methods=["POST"]),
             *inside_routes(net, dataset=dataset, save_to=save_to, lessons=lessons),
             *lab_routes(lab),
