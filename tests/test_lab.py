@@ -266,8 +266,9 @@ def test_a_late_stream_gets_the_state_first_then_live_events(server):
 
 
 def test_progress_points_and_pictures(server, tmp_path):
-    run = start(server, epochs=2)
+    run = start(server, epochs=2, paused=True)  # resumed once the stream is open: it sees every event
     stream = Events(server, f"/api/runs/{run['id']}/events")
+    call(server, "POST", f"/api/runs/{run['id']}/resume")
     seen = stream.until(lambda kind, data: data.get("state") == "finished")
     snap = seen[0][1]
     points = snap["points"] + [p for kind, d in seen if kind == "progress" for p in d["points"]]

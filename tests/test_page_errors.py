@@ -108,9 +108,12 @@ def test_a_refused_undo_and_delete_show_why_and_what_the_server_holds(served):
     stroke(page, ONE)
     page.wait_for_selector("body[data-answer=current]", timeout=WAIT)
     page.locator("#meant button").nth(1).click()
-    with page.expect_response("**/api/teach"):
-        page.click("#teach")
-    page.wait_for_function("!document.getElementById('undo').disabled", timeout=WAIT)
+    # the step, and what the page asks after it (the drawing's answers, the set): then it is settled
+    with page.expect_response("**/api/inside"), page.expect_response(lambda r: "/api/set?offset=" in r.url):
+        with page.expect_response("**/api/teach"):
+            page.click("#teach")
+    page.wait_for_selector("body[data-answer=current]", timeout=WAIT)
+    assert page.locator("#undo").is_enabled()
     assert call(base, "POST", "/api/undo")[0] == 200  # undone elsewhere: the page does not know
     with page.expect_response("**/api/undo") as answer:
         page.click("#undo")
