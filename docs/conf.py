@@ -61,6 +61,8 @@ nitpick_ignore_regex = [
     (r"py:(class|obj|data)", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|Path|NDArray|ArrayLike|DTypeLike)"),
     (r"py:(class|obj|data)", r"(IO|BinaryIO|TextIO|Literal|Self|ClassVar|Generator|PathLike|Figure|Axes|H11Protocol)"),
     (r"py:(class|obj|data)", r"(SharedVariable|TensorVariable)"),  # PyTensor's, in a dataclass field
+    # Starlette's, in the server's signatures (imported for type checking only), and a type variable
+    (r"py:(class|obj|data)", r"(ASGIApp|Scope|Receive|Send|Request|Response|JSONResponse|nndl\.serve\.routes\.T)"),
 ]
 
 # -- API reference -----------------------------------------------------------
