@@ -2,8 +2,8 @@
 that loops over the mini-batch's ``(x, y)`` tuples, a ``backprop`` for one
 example, and the chapter's session with its two imports from nndl.
 
-The methods here are written from the chapter's equations (BP1-BP4 and the
-update rule), one example at a time."""
+The methods here follow the chapter's equations (BP1-BP4 and the update
+rule), one example at a time."""
 
 from __future__ import annotations
 
@@ -11,22 +11,14 @@ import numpy as np
 import pytest
 
 from nndl import History, Network, engines, load
+from nndl.bench.peers import BookNetwork
 from nndl.history import EpochResult
 from nndl.network import sigmoid, sigmoid_prime
 
-
-def update_one_example_at_a_time(self, mini_batch, eta):
-    """w -> w - (eta/m) sum_x dC_x/dw, and the same for b, summing the
-    gradient of each example's cost as backprop gives it."""
-    sum_b = [np.zeros(b.shape) for b in self.biases]
-    sum_w = [np.zeros(w.shape) for w in self.weights]
-    for x, y in mini_batch:
-        grad_b, grad_w = self.backprop(x, y)
-        sum_b = [s + g for s, g in zip(sum_b, grad_b)]
-        sum_w = [s + g for s, g in zip(sum_w, grad_w)]
-    step = eta / len(mini_batch)
-    self.biases = [b - step * s for b, s in zip(self.biases, sum_b)]
-    self.weights = [w - step * s for w, s in zip(self.weights, sum_w)]
+#: w -> w - (eta/m) sum_x dC_x/dw, and the same for b, summing each example's
+#: gradient as backprop gives it for its column: the book's loop, as the
+#: benchmark's peer writes it.
+update_one_example_at_a_time = BookNetwork.update_mini_batch
 
 
 def backprop_of_one_example(self, x, y):
