@@ -108,11 +108,11 @@ def test_the_chapters_session_runs_with_its_imports_from_nndl(monkeypatch, capsy
     x, y = training_data[0]
     assert x.shape == (784, 1) and y.shape == (10, 1) and isinstance(test_data[0][1], int)
     net = network.Network([784, 30, 10])
-    result = net.SGD(training_data[:5000], 2, 10, 3.0, test_data=test_data[:1000])
+    result = net.SGD(training_data, 1, 10, 3.0, test_data=test_data[:1000])  # the book's 30 epochs, cut short
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["Epoch 0", "Epoch 1"]
-    assert int(lines[-1].split()[2]) > 700
-    assert repr(result) == f"History(2 epochs, last {result[-1].correct} / 1000)"
+    assert [line.split(":")[0] for line in lines] == ["Epoch 0"]
+    assert int(lines[-1].split()[2]) > 500  # unseeded, as in the book: some starts learn more slowly than others
+    assert repr(result) == f"History(1 epoch, last {result[-1].correct} / 1000)"
 
 
 def test_a_history_shows_as_one_short_line():

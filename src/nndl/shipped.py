@@ -7,9 +7,10 @@ functions :data:`FUNCTIONS`.  A change counts wherever it is made: in a
 subclass, in ``network.py`` itself (an editable install, a copied package)
 or at run time (``Network.backprop = f``, ``nndl.network.sigmoid = f``).
 
-Each piece of code is known by its fingerprint: a digest of its tokens
-without comments, blank lines, spacing and docstring, so commenting or
-reformatting it changes nothing and any other edit changes the fingerprint.
+Each piece of code is known by its fingerprint: a digest of its syntax tree
+without its docstring, which holds no comments, blank lines or spacing, so
+commenting or reformatting it changes nothing and any other edit changes the
+fingerprint.
 :data:`SHIPPED` records the fingerprints of the shipped code, and a test
 (``tests/test_shipped.py``) holds them equal to :func:`current`'s, printing
 the new ones when they differ: whoever changes ``network.py`` on purpose
@@ -20,11 +21,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import inspect
-import io
+import linecache
 import sys
-import textwrap
-import tokenize
 from types import CodeType
 from typing import Any
 
@@ -35,19 +33,19 @@ FUNCTIONS = ("sigmoid", "sigmoid_prime")
 
 #: The fingerprint of each as shipped (:func:`current` gives those of the code now).
 SHIPPED = {
-    "feedforward": "59e483ae51c27400",
-    "update_mini_batch": "337f9077ed5b67d4",
-    "backprop": "07a9162063b4d45b",
-    "cost_derivative": "50a2931e60716b88",
-    "evaluate": "fc4b0d12903a6e88",
-    "sigmoid": "99546048da7b7433",
-    "sigmoid_prime": "94d0216de7f7c292",
+    "feedforward": "6f70c6d8a79e7f04",
+    "update_mini_batch": "a9ca3b472d0ed990",
+    "backprop": "010ef050aeaaafdf",
+    "cost_derivative": "6b4f0c420ea25935",
+    "evaluate": "3206e031c982790f",
+    "sigmoid": "338abf44a2f1d0e6",
+    "sigmoid_prime": "8d32afebf69a06e8",
 }
 
 #: Fingerprints already taken, by the id of the code object (kept alive beside it).
 _taken: dict[int, tuple[CodeType, str | None]] = {}
-_LAYOUT = {tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE}
-_IGNORED = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+#: Each source file's functions by the line of their ``def``, for the text it was parsed from.
+_parsed: dict[str, tuple[list[str], dict[int, ast.AST]]] = {}
 
 
 def fingerprint(func: Any) -> str | None:
@@ -58,47 +56,56 @@ def fingerprint(func: Any) -> str | None:
         return None
     taken = _taken.get(id(code))
     if taken is None or taken[0] is not code:
-        taken = _taken[id(code)] = (code, _digest(func))
+        node = _definitions(code.co_filename).get(code.co_firstlineno)
+        taken = _taken[id(code)] = (code, None if node is None else _digest(node))
     return taken[1]
 
 
-def _digest(func: Any) -> str | None:
-    try:
-        source = textwrap.dedent(inspect.getsource(func))
-        tokens = list(_tokens(source))
-    except (OSError, TypeError, SyntaxError, tokenize.TokenError, IndentationError):
-        return None
-    return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16]
+def _definitions(filename: str) -> dict[int, ast.AST]:
+    """The functions defined in the file (at its top level and in its
+    classes), by the line their code starts on."""
+    lines = linecache.getlines(filename)
+    known = _parsed.get(filename)
+    if known is None or known[0] is not lines:
+        try:
+            tree = ast.parse("".join(lines))
+        except (SyntaxError, ValueError):
+            tree = ast.Module(body=[], type_ignores=[])
+        known = _parsed[filename] = (lines, {(n.decorator_list or [n])[0].lineno: n for n in _functions(tree.body)})
+    return known[1]
 
 
-def _tokens(source: str) -> Any:
-    """The tokens of ``source`` that make its meaning: no comments, blank
-    lines or docstring, layout by name rather than by its whitespace."""
-    doc = _docstring_span(source)
-    after_doc = False
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type in _IGNORED:
-            continue
-        if doc is not None and doc[0] <= tok.start and tok.end <= doc[1]:
-            after_doc = True
-            continue
-        if after_doc and tok.type == tokenize.NEWLINE:  # the docstring's own line end
-            after_doc = False
-            continue
-        after_doc = False
-        yield tokenize.tok_name[tok.type] if tok.type in _LAYOUT else tok.string
+def _functions(body: list[ast.stmt]) -> Any:
+    """The functions defined in ``body`` and in its classes (not those inside functions)."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node.body)
 
 
-def _docstring_span(source: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """Where the docstring of the function ``source`` defines lies, if it has one."""
-    tree = ast.parse(source)
-    node = tree.body[0] if tree.body else None
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.body:
-        return None
-    first = node.body[0]
-    if not (isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str)):
-        return None
-    return (first.lineno, first.col_offset), (first.end_lineno or first.lineno, first.end_col_offset or 0)
+def _digest(node: ast.AST) -> str:
+    """A digest of the function ``node`` without its docstring: the syntax
+    tree holds no comments, spacing or line breaks."""
+    body = getattr(node, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0].value, "value", None), str):
+        body = body[1:]
+    fields = [f"{k}={_canonical(v)}" for k, v in ast.iter_fields(node) if k != "body" and v is not None and v != []]
+    text = f"{type(node).__name__}({','.join(fields)},body={_canonical(body)})"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _canonical(node: Any) -> str:
+    """The tree as text, the same on every Python that nndl supports: each
+    node's fields in order, leaving out those that are empty (newer Pythons
+    add fields such as ``type_params``, empty in code that does not use
+    them)."""
+    if isinstance(node, list):
+        return "[" + ",".join([_canonical(n) for n in node]) + "]"
+    if not isinstance(node, ast.AST):
+        return repr(node)
+    fields = [f"{k}={_canonical(v)}" for k, v in ast.iter_fields(node) if v is not None and v != []]
+    return f"{type(node).__name__}({','.join(fields)})"
 
 
 def changes(net: Any) -> tuple[str, ...]:
