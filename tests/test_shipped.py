@@ -262,6 +262,7 @@ def edit(path: Path, edits: list[tuple[str, str]]) -> str:
     return original
 
 
+@pytest.mark.slow
 def test_an_edit_to_network_py_trains_and_undoing_it_brings_the_fast_engine_back(package_copy, tmp_path):
     network_py, run = package_copy
     original = edit(network_py, ZERO_STEP)
