@@ -10,8 +10,9 @@ from nndl import Network, sigmoid, sigmoid_prime
 
 
 def quadratic_cost(net: Network, x: np.ndarray, y: np.ndarray) -> float:
-    """C = 1/(2m) sum ||y - a||^2 over the columns of x."""
-    return float(np.sum((net.feedforward(x) - y) ** 2) / (2 * x.shape[1]))
+    """sum_x C_x = 1/2 sum ||y - a||^2 over the columns of x (backprop's gradient
+    is that of the sum; update_mini_batch divides by m)."""
+    return float(np.sum((net.feedforward(x) - y) ** 2) / 2)
 
 
 def numerical_gradient(net: Network, x, y, eps=1e-6):
@@ -68,7 +69,7 @@ def test_backprop_matches_finite_differences_on_mnist(mnist):
             assert grad[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
 
 
-def test_matrix_gradient_is_mean_of_per_example_gradients():
+def test_matrix_gradient_is_the_sum_of_per_example_gradients():
     rng = np.random.default_rng(2)
     net = Network([6, 5, 4, 3], seed=1)
     x = rng.random((6, 7))
@@ -76,8 +77,8 @@ def test_matrix_gradient_is_mean_of_per_example_gradients():
     batch_b, batch_w = net.backprop(x, y)
     per_example = [net.backprop(x[:, [k]], y[:, [k]]) for k in range(7)]
     for l in range(3):
-        np.testing.assert_allclose(batch_b[l], np.mean([g[0][l] for g in per_example], axis=0), rtol=1e-12)
-        np.testing.assert_allclose(batch_w[l], np.mean([g[1][l] for g in per_example], axis=0), rtol=1e-12)
+        np.testing.assert_allclose(batch_b[l], np.sum([g[0][l] for g in per_example], axis=0), rtol=1e-12)
+        np.testing.assert_allclose(batch_w[l], np.sum([g[1][l] for g in per_example], axis=0), rtol=1e-12)
 
 
 def test_update_mini_batch_is_the_books_rule():

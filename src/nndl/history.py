@@ -55,6 +55,15 @@ class History:
     def __len__(self) -> int:
         return len(self.epochs)
 
+    def __repr__(self) -> str:
+        """One short line, so a REPL shows ``net.SGD(...)``'s result at a glance."""
+        n = len(self.epochs)
+        if n == 0:
+            return "History(no epochs)"
+        last = self.epochs[-1]
+        score = "" if last.total is None else f", last {last.correct} / {last.total}"
+        return f"History({n} epoch{'s' if n != 1 else ''}{score})"
+
     def __getitem__(self, i: int) -> EpochResult:
         return self.epochs[i]
 

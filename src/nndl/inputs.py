@@ -27,13 +27,33 @@ def as_float(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x.astype(dtype, copy=False)
 
 
+class MiniBatch(list):
+    """A mini-batch as the book hands it to ``update_mini_batch``: a list of
+    ``(x, y)`` column tuples, here views of the two column matrices it is
+    made from, ``x`` ``(n_in, m)`` and ``y`` ``(n_out, m)``, which it keeps
+    for :func:`columns` to hand back without copying."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        super().__init__((x[:, k : k + 1], y[:, k : k + 1]) for k in range(x.shape[1]))
+        self.x, self.y = x, y
+
+
 def columns(mini_batch: Any) -> tuple[np.ndarray, np.ndarray]:
     """The book's list of ``(x, y)`` column tuples as two column matrices
     (a pair of column matrices passes through)."""
+    if isinstance(mini_batch, MiniBatch):
+        return mini_batch.x, mini_batch.y
     if isinstance(mini_batch, tuple) and len(mini_batch) == 2 and isinstance(mini_batch[0], np.ndarray):
         return mini_batch
     xs, ys = zip(*mini_batch)
     return np.hstack(xs), np.hstack(ys)
+
+
+def book_pairs(X: np.ndarray, labels: np.ndarray, dtype: np.dtype) -> list[tuple[np.ndarray, int]]:
+    """Inputs ``X (n, n_in)`` and ``labels (n,)`` as the book's test data: a
+    list of ``(x, label)`` tuples, ``x`` a float column."""
+    xs = as_float(X, dtype)[:, :, None]
+    return [(x, int(label)) for x, label in zip(xs, labels)]
 
 
 def one_hot(labels: np.ndarray, n_out: int, dtype: np.typing.DTypeLike) -> np.ndarray:
@@ -93,4 +113,4 @@ def test_arrays(data: Any, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 test_arrays.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
-__all__ = ["as_float", "columns", "one_hot", "pair", "test_arrays", "training_arrays"]
+__all__ = ["MiniBatch", "as_float", "book_pairs", "columns", "one_hot", "pair", "test_arrays", "training_arrays"]

@@ -27,7 +27,7 @@ import numpy as np
 from . import engines
 from .errors import DataError, NNDLError
 from .history import EpochResult, History
-from .inputs import as_float, test_arrays, training_arrays
+from .inputs import MiniBatch, as_float, test_arrays, training_arrays
 
 #: Mini-batches trained between ``stop`` checks (and at least between progress-bar updates).
 BATCHES_PER_UPDATE = 100
@@ -255,7 +255,8 @@ def train_range(
     """Mini-batches ``first`` to ``last - 1`` of an epoch, mini-batch ``k``
     being the examples ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``:
     on the network's engine, or one :meth:`~nndl.network.Network.update_mini_batch` call each on
-    the reference engine.  ``costs``, if given, receives each mini-batch's
+    the reference engine, given the book's list of ``(x, y)`` columns (a
+    :class:`~nndl.inputs.MiniBatch`).  ``costs``, if given, receives each mini-batch's
     quadratic cost before its step (see :class:`Watch`); the reference
     measures it with a :meth:`~nndl.network.Network.feedforward` of its own."""
     engine = engines.select(net, inputs, mini_batch_size)
@@ -267,7 +268,7 @@ def train_range(
         x, y = as_float(inputs[idx], net.dtype).T, targets[idx].T
         if costs is not None:
             costs[k - first] = float(np.square(net.feedforward(x) - y, dtype=np.float64).sum()) / (2 * len(idx))
-        net.update_mini_batch((x, y), eta)
+        net.update_mini_batch(MiniBatch(x, y), eta)
 
 
 def check_position(start: Position, n: int, n_batches: int) -> tuple[np.ndarray, int]:

@@ -103,7 +103,9 @@ def on_engine(net: Network | None, config: TrainConfig, status: Callable[[str], 
     and the PyTensor model is compiled now (its time goes to ``status``)."""
     if net is None:
         dtype = cast(str, config.dtype)  # TrainConfig fills in the engine's default
-        net = Network(config.sizes, seed=config.seed, dtype=dtype, engine=config.engine, device=config.device)
+        net = Network(
+            config.sizes, seed=config.seed, dtype=dtype, engine=config.engine, device=config.device, init=config.init
+        )
         if config.engine == "pytensor":
             for b in net.biases:
                 b[...] = 1

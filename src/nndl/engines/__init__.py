@@ -23,7 +23,9 @@ one class behind one small interface (:class:`~nndl.engines.base.Engine`).
     The step compiled by PyTensor from the notes' symbolic cost.  Needs the
     ``pytensor`` extra.
 ``auto``
-    The reference if a subclass changed the step; else ``torch`` on a GPU,
+    The reference if the book's code is not the shipped code (changed in a
+    subclass, in ``network.py`` or at run time; :mod:`nndl.shipped`), saying
+    so once; else ``torch`` on a GPU,
     ``numba`` when it applies and the mini-batches are not large (see
     :func:`prefers_numba`), else ``numpy``.  Numba comes with nndl; where it
     cannot be installed (a Python too new for it), ``auto`` says so once, on
@@ -45,8 +47,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import shipped
 from ..config import DEVICES, ENGINES, check_engine
 from ..errors import ConfigError, require
+from ..inputs import book_pairs
 from .base import Engine, check_overflow, input_scale
 
 #: ``auto`` uses the compiled per-example kernel while mini-batch size x
@@ -80,9 +84,12 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
     device = getattr(net, "device", "cpu")
     if name == "reference":
         return None
-    if name == "auto":
-        if net._runs_own_step():
+    note = changed_code(net)
+    if note is not None:
+        _say_once(note)
+        if name == "auto":
             return None
+    if name == "auto":
         if device == "cuda":
             name = "torch"
         elif prefers_numba(net.sizes, mini_batch_size) and _numba_applies(net, inputs):
@@ -99,6 +106,29 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
     return engine_for(net, name)
 
 
+def changed_code(net: Any) -> str | None:
+    """The line a run of ``net`` says when its book's code is not the
+    shipped code (:func:`nndl.shipped.changes`): which code differs, which
+    engine runs, and how to get the fast one back; None when it is the
+    shipped code or the reference engine was asked for."""
+    engine = getattr(net, "engine", "auto")
+    changed = shipped.changes(net)
+    if not changed or engine == "reference":
+        return None
+    yours = "your " + " and ".join(", ".join(changed).rsplit(", ", 1))
+    verb = "is" if len(changed) == 1 else "are"
+    if engine == "auto":
+        return (
+            f"nndl: {yours} {verb} not nndl's own code, so training runs yours on the reference engine "
+            "(plain NumPy, one mini-batch at a time, slower); for the fast engine again, undo the change, "
+            "or name an engine (engine='numpy', or --engine numpy) to train nndl's own code instead"
+        )
+    return (
+        f"nndl: {yours} {verb} not nndl's own code, and engine {engine!r} trains nndl's own code, not yours; "
+        "engine 'auto' or 'reference' trains yours"
+    )
+
+
 def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..., tuple[int, float]]:
     """``accuracy_and_cost(X, labels, guesses=None)`` for ``net`` after each
     epoch: its engine's own when it has one and ``X`` suits it (the compiled
@@ -111,8 +141,14 @@ def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..
     engine = select(net, inputs, mini_batch_size)
     own = type(net).accuracy_and_cost
     compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
+    readers = engine is None and "evaluate" in shipped.changes(net)
 
     def evaluate(X: np.ndarray, labels: np.ndarray, guesses: np.ndarray | None = None) -> tuple[int, float]:
+        if readers:  # the reader's evaluate counts, on the book's list of (x, label) tuples
+            correct, cost = net.evaluate(book_pairs(X, labels, net.dtype)), net.accuracy_and_cost(X, labels)[1]
+            if guesses is not None:
+                guesses[:] = net.predict(X)
+            return int(correct), cost
         if compiled and X.dtype == inputs.dtype and own.__qualname__ == "Network.accuracy_and_cost":
             return engine.accuracy_and_cost(net, X, labels, guesses)  # type: ignore[union-attr]
         if guesses is not None:
@@ -219,6 +255,7 @@ __all__ = [
     "NUMBA_MAX_WORK",
     "Engine",
     "check",
+    "changed_code",
     "check_overflow",
     "engine_for",
     "evaluator",
