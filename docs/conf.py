@@ -20,6 +20,7 @@ ROOT = DOCS.parent
 # The nndl beside these docs, installed or not, for the API reference and for
 # the kernel that runs the chapter's notebook.
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(DOCS / "_ext"))  # this site's own Sphinx extensions
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
 
 import nndl  # noqa: E402
@@ -33,7 +34,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "numpydoc",
-    "sphinx.ext.mathjax",
+    "mathml",  # formulas typeset by the browser, nothing fetched (docs/_ext/mathml.py)
     "sphinx.ext.viewcode",
     "sphinxarg.ext",
     "myst_nb",
@@ -150,7 +151,18 @@ def _factory_defaults(app, what, name, obj, options, signature, return_annotatio
     return None
 
 
+def _drop_modules_without_source(app) -> list:
+    """viewcode's index of source pages also lists the modules it found no
+    source for (``builtins``), linking to pages it never writes: forget them
+    before it writes the index."""
+    modules = getattr(app.env, "_viewcode_modules", {})
+    for name in [name for name, entry in modules.items() if entry is False]:
+        del modules[name]
+    return []
+
+
 def setup(app) -> None:
+    app.connect("html-collect-pages", _drop_modules_without_source, priority=400)
     app.connect("autodoc-process-signature", _factory_defaults)
     app.connect("source-read", _source_read)
     app.connect("missing-reference", _resolve_short_names)
@@ -172,6 +184,9 @@ myst_heading_anchors = 3
 # -- HTML --------------------------------------------------------------------
 
 html_theme = "pydata_sphinx_theme"
+html_math_renderer = "mathml"
+html_favicon = "images/favicon.svg"
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system is
 html_title = f"nndl {release}"
 html_static_path: list[str] = []
 html_theme_options = {
@@ -180,5 +195,7 @@ html_theme_options = {
     "header_links_before_dropdown": 6,
     "secondary_sidebar_items": ["page-toc"],
 }
+# Pages with no pages under them have no section to navigate: no left sidebar.
+html_sidebars = {page: [] for page in ("index", "getting-started", "reference/cli", "contributing")}
 html_show_sourcelink = False
 html_last_updated_fmt = None
