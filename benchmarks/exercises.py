@@ -69,7 +69,8 @@ def binary() -> list[str]:
     return [
         "The 4-bit output layer on nndl train's network (784 30 10, seed 0)",
         f"  the network: {net.evaluate(data.test)} / 10000 by its most active output",
-        f"  with binary_layer: {100 * bits:.2f} % of the 40,000 bits right, all four bits right for {100 * digits:.2f} %",
+        f"  with binary_layer: {100 * bits:.2f} % of the 40,000 bits right,"
+        f" all four bits right for {100 * digits:.2f} %",
     ]
 
 

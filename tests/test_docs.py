@@ -137,7 +137,7 @@ def test_every_public_module_has_an_api_page() -> None:
 # a request the page makes as it loads (links a reader may follow are not).
 _LOADED = re.compile(
     r"<(?:script|img|iframe|source|video|audio|embed|track)\b[^>]*\ssrc=[\"']([^\"']+)"
-    r"|<link\b(?=[^>]*\srel=[\"'](?:stylesheet|icon|shortcut icon|preload|modulepreload|apple-touch-icon|manifest)[\"'])"
+    r"|<link\b(?=[^>]*\srel=[\"'](?:stylesheet|icon|shortcut icon|preload|modulepreload|manifest)[\"'])"
     r"[^>]*\shref=[\"']([^\"']+)"
     r"|<object\b[^>]*\sdata=[\"']([^\"']+)",
     re.I,

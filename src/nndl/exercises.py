@@ -65,7 +65,7 @@ def bit_accuracy(net: Network, data: Any) -> tuple[float, float]:
     for :meth:`Network.evaluate <nndl.network.Network.evaluate>`: a
     :class:`~nndl.data.Split`, ``(X, labels)`` or the book's list of pairs."""
     if net.sizes[-1] != BITS:
-        raise ConfigError(f"bit accuracy needs a network with {BITS} outputs, one per bit; this one has {net.sizes[-1]}")
+        raise ConfigError(f"bit accuracy needs {BITS} outputs, one per bit; this network has {net.sizes[-1]}")
     X, labels = pair(data, [net.sizes[0], 10], "test data")
     if labels.ndim == 2:
         labels = labels.argmax(axis=1)
