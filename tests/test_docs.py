@@ -217,3 +217,24 @@ def test_the_site_opened_from_disk_offline_shows_typeset_formulas(site: Path) ->
     assert len(sizes) >= 40 and shown >= 3, (len(sizes), shown)
     assert all(w > 0 and h > 0 for w, h in sizes), sizes
     assert "\\(" not in text and "\\begin" not in text and "$$" not in text  # no LaTeX left untypeset
+
+
+@pytest.mark.slow
+@pytest.mark.docs
+def test_every_link_within_the_site_leads_to_a_file_and_every_sidebar_has_links(site: Path) -> None:
+    """No page links to a page the build never wrote (as the source index once
+    did to ``builtins.html``); each page has an icon; a section navigation
+    shown in the left sidebar lists the section's pages."""
+    broken, empty = [], []
+    for page in sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts):
+        source = page.read_text(encoding="utf-8")
+        for url in re.findall(r'\s(?:href|src)="([^"#?]*)[^"]*"', source):
+            if url and not re.match(r"(?i)[a-z][a-z0-9+.-]*:|//", url) and not (page.parent / url).exists():
+                broken.append(f"{page.relative_to(site)}: {url}")
+        if page.name not in ("search.html", "genindex.html") and not re.search(r'<link rel="icon" href="[^"]+', source):
+            empty.append(f"{page.relative_to(site)}: no icon")
+        nav = re.search(r'aria-label="Section Navigation">.*?bd-toc-item navbar-nav">(.*?)</div>', source, re.S)
+        if nav and "<a " not in nav.group(1):
+            empty.append(f"{page.relative_to(site)}: empty section navigation")
+    assert not broken, broken[:20]
+    assert not empty, empty[:20]
