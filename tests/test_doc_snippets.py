@@ -5,7 +5,8 @@ page, in a fresh folder with a fresh home folder (``tests/snippets.py``):
 the Python blocks in one namespace, each shell line (``\\``-continued lines
 joined) with bash, with ``nndl`` the one under test on the PATH.  A page's
 ``nndl serve`` is started in the background on a free port, and its later
-``curl`` lines reach it there.
+``curl`` lines reach it there; an answer with an error status fails
+its line (``fail-with-body`` in the home folder's ``.curlrc``).
 
 What a reader brings (their own digit images, a model, a handwriting set)
 is made first, by ``BRINGS``, under the names the page uses.  The lines that
@@ -182,6 +183,8 @@ def test_every_snippet_on_the_page_runs(page: Path, tmp_path: Path) -> None:
         assert not re.search(r"^```(python|bash)", page.read_text(encoding="utf-8"), re.M) or left_out
         return
     (tmp_path / "home").mkdir()
+    # curl reads this: an answer with an error status (a 409, a 404) fails the line
+    (tmp_path / "home" / ".curlrc").write_text("fail-with-body\n", encoding="utf-8")
     for bring in BRINGS.get(name, []):
         bring(tmp_path)
     (tmp_path / "steps.json").write_text(json.dumps(run), encoding="utf-8")
