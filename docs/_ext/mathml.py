@@ -9,6 +9,7 @@ notebook's Markdown (``$...$``, ``$$...$$``), reStructuredText's
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -36,6 +37,12 @@ def visit_math_block(self: HTML5Translator, node: nodes.math_block) -> None:
     raise nodes.SkipNode
 
 
+def _add_static(app: Sphinx) -> None:
+    app.config.html_static_path.append(str(Path(__file__).with_name("static")))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_html_math_renderer("mathml", (visit_math, None), (visit_math_block, None))
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("mathml.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
