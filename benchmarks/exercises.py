@@ -7,7 +7,8 @@
   (mini-batch 10), both seed 0, at eta 3.0 and at eta 0.3 for mini-batch 1
   (the same step per example as mini-batch 10 at eta 3.0): the median over
   ``--repeat`` runs of each run's median seconds per epoch, and the accuracy
-  after 10 epochs (the same every run: the same seed).
+  after 10 epochs (the same every run: the same seed); and the seconds per
+  epoch of mini-batches of 1 and 10 on the plain NumPy engine.
 - The 4-bit output layer: :func:`nndl.exercises.binary_layer` on the
   network ``nndl train`` trains, its bit accuracy on the 10,000 test digits.
 
@@ -58,6 +59,15 @@ def online(repeat: int) -> list[str]:
             f"  nndl train --batch-size {batch} --eta {eta}: {statistics.median(times):.3f} s per epoch "
             f"(runs: {', '.join(f'{t:.3f}' for t in times)}), after 1 epoch {100 * accuracy[0]:.2f} %, "
             f"after 10 {100 * accuracy[-1]:.2f} %, best {100 * max(accuracy):.2f} %"
+        )
+    lines.append("  the same steps on the plain NumPy engine (one NumPy call per layer per mini-batch), 2 epochs:")
+    for batch in (10, 1):
+        times = [
+            statistics.median(e.seconds for e in run(batch_size=batch, engine="numpy", epochs=2)[1])
+            for _ in range(repeat)
+        ]
+        lines.append(
+            f"  nndl train --batch-size {batch} --engine numpy --epochs 2: {statistics.median(times):.3f} s per epoch"
         )
     return lines
 
