@@ -238,3 +238,26 @@ def test_every_link_within_the_site_leads_to_a_file_and_every_sidebar_has_links(
             empty.append(f"{page.relative_to(site)}: empty section navigation")
     assert not broken, broken[:20]
     assert not empty, empty[:20]
+
+
+@pytest.mark.slow
+@pytest.mark.docs
+def test_each_modules_api_page_documents_its_classes_and_functions(site: Path) -> None:
+    """Every public class and function is on its module's page (a module the
+    build could not import, as ``nndl.sklearn`` once was, leaves its page
+    empty)."""
+    import importlib
+    import inspect
+
+    missing = []
+    for info in pkgutil.walk_packages(nndl.__path__, "nndl."):
+        name = info.name
+        if any(part.startswith("_") for part in name.split(".")) or name == "nndl.cli":
+            continue
+        module = importlib.import_module(name)
+        page = (site / "reference" / "api" / f"{name}.html").read_text(encoding="utf-8")
+        for attr, obj in vars(module).items():
+            own = (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", None) == name
+            if own and not attr.startswith("_") and f'id="{name}.{attr}"' not in page:
+                missing.append(f"{name}.{attr}")
+    assert not missing, missing
