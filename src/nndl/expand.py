@@ -51,6 +51,7 @@ from numpy.typing import ArrayLike
 from .data import Split
 from .errors import ConfigError, DataError
 from .history import History
+from .loop import run_settings
 
 if TYPE_CHECKING:
     from .network import Network
@@ -167,7 +168,7 @@ def sgd(
         images, labels = training_data.images, training_data.labels
     else:
         images, labels = training_data
-    history = History()
+    history = History(settings={**run_settings(net, epochs, mini_batch_size, eta), "expand": True})
     for epoch in range(epochs):
         expanded = epoch_images(images, seed, epoch, distortion)
         net.SGD((expanded, labels), 1, mini_batch_size, eta, test_data, log=None, history=history)

@@ -125,7 +125,7 @@ def sgd(
     targets = targets.astype(net.dtype, copy=False)
     test = None if test_data is None else test_arrays(test_data, net.sizes)
     evaluate = None if test is None else engines.evaluator(net, inputs, mini_batch_size)
-    history = History() if history is None else history
+    history = History(settings=run_settings(net, epochs, mini_batch_size, eta)) if history is None else history
     start = Position() if start is None else start
     watch = pace if isinstance(pace, Watch) else None
     for j in range(start.epoch, epochs):
@@ -160,6 +160,21 @@ def sgd(
         if stop is not None and j + 1 < epochs and stop():
             raise Interrupted(Position(j + 1), history)
     return history
+
+
+def run_settings(net: Any, epochs: int, mini_batch_size: int, eta: float) -> dict:
+    """The settings of a run of ``net.SGD``, named as ``nndl train`` records
+    them, so its history's legend can say how it differs from other runs."""
+    dtype = getattr(net, "dtype", None)
+    return {
+        "sizes": list(net.sizes),
+        "epochs": epochs,
+        "batch_size": mini_batch_size,
+        "eta": float(eta),
+        "seed": getattr(net, "seed", None),
+        "dtype": getattr(dtype, "name", dtype),
+        "engine": getattr(net, "engine", None),
+    }
 
 
 def train_epoch(
@@ -328,6 +343,7 @@ __all__ = [
     "Position",
     "Watch",
     "progress_bar",
+    "run_settings",
     "sgd",
     "train_epoch",
     "train_range",
