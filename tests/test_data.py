@@ -53,6 +53,15 @@ def test_load_data_wrapper_has_the_books_formats():
     assert len(validation_data) == 10_000 and isinstance(validation_data[0][1], int)
 
 
+def test_load_data_wrapper_reads_the_users_file_once(tiny_npz, monkeypatch):
+    reads = []
+    read_npz = data_module._load_npz
+    monkeypatch.setattr(data_module, "_load_npz", lambda path: reads.append(path) or read_npz(path))
+    training_data, _, test_data = load_data_wrapper(tiny_npz)
+    assert reads == [tiny_npz]
+    assert len(training_data) + len(test_data) == len(load(tiny_npz).train) + len(load(tiny_npz).test)
+
+
 def test_vectorized_result():
     e = vectorized_result(3)
     assert e.shape == (10, 1) and e[3, 0] == 1.0 and e.sum() == 1.0

@@ -652,7 +652,11 @@ def load_data(path: str | os.PathLike | None = None) -> tuple[tuple[np.ndarray, 
     """The book's ``load_data()``: ``(training_data, validation_data, test_data)``,
     each a tuple ``(images, labels)`` with float32 images ``(n, 784)`` and
     int64 labels ``(n,)`` -- the contents of ``mnist.pkl.gz``."""
-    data = load(path)
+    return _book_arrays(load(path))
+
+
+def _book_arrays(data: Dataset) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """:func:`load_data`'s three ``(images, labels)`` pairs of ``data``."""
     return tuple((s.X(np.float32), s.y) for s in (data.train, data.validation, data.test))
 
 
@@ -666,8 +670,9 @@ def load_data_wrapper(
     (:func:`vectorized_result`); in ``validation_data`` and ``test_data``
     it is the digit itself, an integer.
     """
-    tr_d, va_d, te_d = load_data(path)
-    n_classes = load(path).n_classes
+    data = load(path)  # read once: the arrays and the number of classes come from it
+    tr_d, va_d, te_d = _book_arrays(data)
+    n_classes = data.n_classes
     width = tr_d[0].shape[1]
     training_data = [(x.reshape(width, 1), vectorized_result(y, n_classes)) for x, y in zip(*tr_d)]
     validation_data = [(x.reshape(width, 1), int(y)) for x, y in zip(*va_d)]
