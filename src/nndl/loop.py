@@ -281,14 +281,19 @@ def check_position(start: Position, n: int, n_batches: int) -> tuple[np.ndarray,
             f"the saved order must list each of the {n} training examples once; "
             f"got {order.dtype} of shape {order.shape}"
         )
-    seen = np.zeros(n, dtype=bool)
-    inside = order[(order >= 0) & (order < n)]
-    seen[inside] = True
-    if len(inside) != n or not seen.all():
+    if not is_permutation(order):
         raise DataError(f"the saved order must be a permutation of the {n} training examples")
     if not (isinstance(start.batch, (int, np.integer)) and 0 <= start.batch < n_batches):
         raise DataError(f"the saved position must be a mini-batch from 0 to {n_batches - 1}, got {start.batch!r:.40}")
     return order.astype(np.intp, copy=False), int(start.batch)
+
+
+def is_permutation(order: np.ndarray) -> bool:
+    """Whether the integers ``order`` list each of ``0 .. len(order) - 1`` once."""
+    seen = np.zeros(len(order), dtype=bool)
+    inside = order[(order >= 0) & (order < len(order))]
+    seen[inside] = True
+    return len(inside) == len(order) and bool(seen.all())
 
 
 def _check_finite(net: Any, epoch: int, eta: float) -> None:
@@ -326,6 +331,7 @@ __all__ = [
     "Interrupted",
     "Position",
     "Watch",
+    "is_permutation",
     "progress_bar",
     "sgd",
     "train_epoch",
