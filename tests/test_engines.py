@@ -338,3 +338,26 @@ def test_the_numpy_engines_constant_unit_saturates_exactly(dtype):
 
     t = np.tanh(np.full(64, SATURATED, dtype))
     assert np.all(t == 1) and np.all((1 + t) * (1 - t) == 0)
+
+
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_arrays_changed_in_place_between_sgd_calls_train_on_their_new_contents(mnist, engine):
+    """An engine keeps what it derives from the data (pixel lists, device
+    copies) only within one SGD call: change the images in place before the
+    next call and it trains on the new pixels, as the reference does."""
+    if engine == "torch":
+        pytest.importorskip("torch")
+    images, labels = mnist.train.images[:3000].copy(), mnist.train.labels[:3000]
+    test = (mnist.test.images[:500].copy(), mnist.test.labels[:500])
+    nets = {name: Network([784, 30, 10], seed=0, engine=name) for name in ("reference", engine)}
+    lines: dict[str, list[str]] = {name: [] for name in nets}
+    for net in nets.values():
+        images[:] = mnist.train.images[:3000]
+        test[0][:] = mnist.test.images[:500]
+        net.SGD((images, labels), 1, 10, 3.0, test, log=None)
+        images[:] = mnist.train.images[3000:6000]  # other digits, in the same array
+        test[0][:] = mnist.test.images[500:1000]
+        history = net.SGD((images, labels), 1, 10, 3.0, test, log=None)
+        lines[net.engine] = [history.epochs[-1].correct]
+    assert relative_difference(params(nets[engine]), params(nets["reference"])) <= 1e-9
+    assert lines[engine] == lines["reference"]

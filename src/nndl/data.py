@@ -211,13 +211,31 @@ _PARTS = ("train", "validation", "test")
 _NONZERO: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
 
-def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(indptr, pixels, values)`` of the bundled MNIST's ``images`` (one
-    part's array itself, not a slice or copy), from the cache; else None.
-    Image ``r``'s nonzero pixels are ``pixels[indptr[r]:indptr[r+1]]``, their
-    bytes ``values[...]``."""
+def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, pixels, values)``, the compressed-sparse-row form of
+    ``uint8`` images ``(n, width)``: image ``r``'s nonzero pixels are
+    ``pixels[indptr[r]:indptr[r+1]]``, their bytes ``values[...]``.
+
+    For the bundled MNIST's arrays themselves (one part's array, not a slice
+    or copy) they come from the cache, which holds them; for any other array
+    they are found now, from what it holds now."""
     found = _NONZERO.get(id(images))
-    return found[1] if found is not None and found[0]() is images else None
+    if found is not None and found[0]() is images:
+        return found[1]
+    n, width = images.shape
+    counts = np.count_nonzero(images, axis=1)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    pixels = np.empty(indptr[-1], np.uint16 if width <= 2**16 else np.int32)
+    values = np.empty(indptr[-1], np.uint8)
+    rows = max(1, 2**20 // width)  # a block of images at a time (about a megabyte)
+    columns = np.tile(np.arange(width, dtype=pixels.dtype), rows)
+    for k in range(0, n, rows):
+        block = images[k : k + rows].reshape(-1)
+        inked = block != 0
+        pixels[indptr[k] : indptr[min(k + rows, n)]] = columns[: len(block)][inked]
+        values[indptr[k] : indptr[min(k + rows, n)]] = block[inked]
+    return indptr, pixels, values
 
 
 def _layout(width: int, sizes: list[tuple[int, int]]) -> tuple[list[list[tuple[int, np.dtype, tuple[int, ...]]]], int]:
@@ -242,7 +260,7 @@ def _bundled_payload() -> np.ndarray:
         data = _load_npz(p)
     width = data.n_inputs
     splits = [data[part] for part in _PARTS]
-    nonzero = [_nonzero(s.images) for s in splits]
+    nonzero = [nonzero_pixels(s.images) for s in splits]
     parts, total = _layout(width, [(len(s), len(z[1])) for s, z in zip(splits, nonzero)])
     payload = np.zeros(total, np.uint8)
     table = [width] + [count for s, z in zip(splits, nonzero) for count in (len(s), len(z[1]))]
@@ -251,21 +269,6 @@ def _bundled_payload() -> np.ndarray:
         for (at, dtype, _), a in zip(arrays, (split.images, split.labels, indptr, pixels, values)):
             payload[at : at + a.nbytes] = np.ascontiguousarray(a, dtype=dtype).reshape(-1).view(np.uint8)
     return payload
-
-
-def _nonzero(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The compressed-sparse-row form of ``uint8`` images ``(n, width)``, a
-    block of images at a time (NumPy's index arrays are 16 bytes a pixel)."""
-    counts = np.count_nonzero(images, axis=1)
-    indptr = np.zeros(len(images) + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    pixels = np.empty(indptr[-1], np.uint16)
-    values = np.empty(indptr[-1], np.uint8)
-    for k in range(0, len(images), 5000):
-        rows, cols = np.nonzero(images[k : k + 5000])
-        pixels[indptr[k] : indptr[k] + len(cols)] = cols
-        values[indptr[k] : indptr[k] + len(cols)] = images[k : k + 5000][rows, cols]
-    return indptr, pixels, values
 
 
 def _unpack(payload: np.ndarray) -> Dataset:

@@ -123,6 +123,7 @@ def sgd(
     (see :meth:`Network.SGD <nndl.network.Network.SGD>`)."""
     inputs, targets = training_arrays(training_data, net.sizes)
     targets = targets.astype(net.dtype, copy=False)
+    engines.forget_data(net)  # the arrays may have changed in place since the last call
     test = None if test_data is None else test_arrays(test_data, net.sizes)
     evaluate = None if test is None else engines.evaluator(net, inputs, mini_batch_size)
     history = History() if history is None else history

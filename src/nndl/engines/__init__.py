@@ -99,6 +99,16 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
     return engine_for(net, name)
 
 
+def forget_data(net: Any) -> None:
+    """A new SGD call on ``net`` begins: its engines drop what they derived
+    from earlier calls' data (lists of nonzero pixels, copies on a device),
+    since the arrays may have changed in place in between."""
+    for engine in _ENGINES.get(net, {}).values():
+        forget = getattr(engine, "forget", None)
+        if forget is not None:
+            forget()
+
+
 def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..., tuple[int, float]]:
     """``accuracy_and_cost(X, labels, guesses=None)`` for ``net`` after each
     epoch: its engine's own when it has one and ``X`` suits it (the compiled
@@ -222,6 +232,7 @@ __all__ = [
     "check_overflow",
     "engine_for",
     "evaluator",
+    "forget_data",
     "input_scale",
     "prefers_numba",
     "preload",

@@ -13,7 +13,8 @@ example at a time, with the same mathematics::
 
 and one trick: about four pixels in five of an MNIST digit are 0, and a
 zero input adds nothing to ``w^1 x`` nor to ``delta^1 x^T``.  So the images
-are stored once, per run, as lists of their nonzero pixels (index and byte),
+are listed once per SGD call by their nonzero pixels (index and byte,
+:func:`nndl.data.nonzero_pixels`; the bundled MNIST's come from the cache),
 and the two large products -- 98 % of the arithmetic -- touch only those
 pixels' weights.  The results are the reference's, summed in another order.
 The evaluation after each epoch uses the same trick (:func:`_evaluate`).
@@ -288,36 +289,6 @@ def _evaluate(
     return correct, squares
 
 
-@numba.njit(**_JIT)
-def _nonzero(images: np.ndarray, index_type: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The compressed-sparse-row form of ``images`` ``(n, n_in)`` uint8."""
-    n, width = images.shape
-    indptr = np.zeros(n + 1, np.int64)
-    for r in range(n):
-        count = 0
-        for p in range(width):
-            count += images[r, p] != 0
-        indptr[r + 1] = indptr[r] + count
-    pixels = np.empty(indptr[n], index_type.dtype)
-    values = np.empty(indptr[n], np.uint8)
-    for r in range(n):
-        q = indptr[r]
-        for p in range(width):
-            if images[r, p] != 0:
-                pixels[q] = p
-                values[q] = images[r, p]
-                q += 1
-    return indptr, pixels, values
-
-
-def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr, pixels, values)``: image ``r``'s nonzero pixels are
-    ``pixels[indptr[r]:indptr[r+1]]``, their bytes ``values[...]`` (the
-    compressed-sparse-row layout of ``images`` ``(n, n_in)`` uint8)."""
-    index_type = np.uint16 if images.shape[1] <= 2**16 else np.int32
-    return _nonzero(images, np.empty(0, index_type))
-
-
 def preload(dtype: np.dtype) -> None:
     """Load (or compile) :func:`_train_sparse` and :func:`_evaluate` for
     parameters of ``dtype`` by running each on one blank image, with
@@ -421,12 +392,16 @@ class SparseEngine:
         return int(correct), float(squares) / (2 * len(X))
 
     def _nonzero(self, role: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The nonzero pixels of ``images``: the bundled MNIST's come with it
-        from the cache; others are found once per array."""
+        """The nonzero pixels of ``images`` (:func:`nndl.data.nonzero_pixels`),
+        kept until :meth:`forget`."""
         if role not in self._sparse or self._sparse[role][0] is not images:
-            known = data.nonzero_pixels(images)
-            self._sparse[role] = (images, nonzero_pixels(images) if known is None else known)
+            self._sparse[role] = (images, data.nonzero_pixels(images))
         return self._sparse[role][1]
+
+    def forget(self) -> None:
+        """Drop the nonzero pixels found so far: a new SGD call begins, and
+        its arrays may have changed in place since they were found."""
+        self._sparse.clear()
 
     def _copy_in(self, net: Any) -> list[np.ndarray]:
         """The network's parameters in the kernel's padded layout."""
