@@ -31,10 +31,7 @@ from . import engines, loop, modelfile
 from .config import check_dtype, check_sizes
 from .errors import DataError
 from .history import EpochResult, History
-from .inputs import as_float, columns, test_arrays
-
-#: Examples per forward pass when evaluating (bounds memory: 6 MB of float64 inputs).
-EVAL_CHUNK = 1_000
+from .inputs import EVAL_CHUNK, as_float, columns, test_arrays
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ import numba
 import numpy as np
 
 from .. import data
+from ..inputs import EVAL_CHUNK
 from . import _vectors as V
 from .base import check_overflow, input_scale
 
@@ -54,6 +55,9 @@ _VECTOR_BYTES = 64
 # "numpy": a division by zero gives inf or NaN as in NumPy, with no check
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 L = V.LANES
+#: Two outputs closer than this many units of the dtype's epsilon may rank
+#: differently in NumPy (the kernel's outputs are within about 25 of them).
+TIE = 1024
 _1, _2 = np.uint64(1), np.uint64(2)  # steps for unsigned indices
 
 
@@ -261,11 +265,15 @@ def _evaluate(
     b2: np.ndarray,
     live: np.ndarray,
     guesses: np.ndarray,
+    unsure: np.ndarray,
+    tie: float,
 ) -> tuple[int, float]:
     """``(correct, sum of ||a^2 - y||^2)`` over the images of ``indptr``
     with ``labels``: the most activated output is the guess (the first of
     equals, as ``argmax``; image ``r``'s into ``guesses[r]``), and ``y`` is
-    the label's unit vector."""
+    the label's unit vector.  ``unsure[r]`` is set where the two most
+    activated outputs are within ``tie`` of each other (or not numbers):
+    there NumPy's outputs, rounded otherwise, may rank them the other way."""
     hp = w1t.shape[1]
     n_out = w2.shape[0]
     every = np.ones(-(-n_out // L) * L, w1t.dtype)
@@ -277,14 +285,17 @@ def _evaluate(
         _weighted_input(a, r, indptr, pixels, values, lut, w1t, b1)
         _sigmoid(a, live)
         _output(a2, a, w2, b2, every)
-        best, guess = -1.0, 0
+        best, second, guess = -np.inf, -np.inf, 0
         for o in range(n_out):
             out = a2[o]
             if out > best:
-                best, guess = out, o
+                best, second, guess = out, best, o
+            elif out > second:
+                second = out
             miss = np.float64(out) - (1.0 if o == labels[r] else 0.0)
             squares += miss * miss
         guesses[r] = guess
+        unsure[r] = not best - second > tie
         correct += guess == labels[r]
     return correct, squares
 
@@ -307,7 +318,7 @@ def preload(dtype: np.dtype) -> None:
     live, lut = np.zeros(L, dtype), input_scale(dtype)
     one = np.zeros(1, np.int64)
     _train_sparse(*blank, lut, np.zeros((1, 1), dtype), one, 0, 1, 1, w1t, b1, w2, b2, live, 0.0, np.empty(1))
-    _evaluate(*blank, lut, one, w1t, b1, w2, b2, live, np.empty(1, np.int64))
+    _evaluate(*blank, lut, one, w1t, b1, w2, b2, live, np.empty(1, np.int64), np.empty(1, np.bool_), 0.0)
 
 
 def _aligned_zeros(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
@@ -382,13 +393,27 @@ class SparseEngine:
     ) -> tuple[int, float]:
         """:meth:`Network.accuracy_and_cost <nndl.network.Network.accuracy_and_cost>`
         over ``uint8`` inputs ``X``, touching only their nonzero pixels; with
-        ``guesses`` (int64, one per example) each example's predicted class too."""
+        ``guesses`` (int64, one per example) each example's predicted class too.
+
+        The guesses are NumPy's, ties included: where the two most activated
+        outputs come within :data:`TIE` of each other (saturated outputs all
+        at 1.0, say, after a large eta), the kernel's rounding could rank them
+        otherwise, so those examples' chunks of :data:`~nndl.inputs.EVAL_CHUNK`
+        are scored again by the network, exactly as ``nndl evaluate`` scores
+        them."""
         w1t, b1, w2, b2 = self._copy_in(net)
         if guesses is None:
             guesses = np.empty(len(labels), np.int64)
+        unsure = np.empty(len(labels), np.bool_)
+        tie = TIE * float(np.finfo(net.dtype).eps)
         correct, squares = _evaluate(
-            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, self._live, guesses
+            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, self._live, guesses, unsure, tie
         )
+        chunks = np.unique(np.flatnonzero(unsure) // EVAL_CHUNK) * EVAL_CHUNK
+        for k in chunks:
+            guesses[k : k + EVAL_CHUNK] = net.predict(X[k : k + EVAL_CHUNK])
+        if len(chunks):
+            correct = (guesses == labels).sum()
         return int(correct), float(squares) / (2 * len(X))
 
     def _nonzero(self, role: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
