@@ -26,7 +26,8 @@ one class behind one small interface (:class:`~nndl.engines.base.Engine`).
     The reference if a subclass changed the step; else ``torch`` on a GPU,
     ``numba`` when it applies and the mini-batches are not large (see
     :func:`prefers_numba`), else ``numpy``.  Numba comes with nndl; where it
-    cannot be installed (a Python too new for it), ``auto`` says so once, on
+    cannot be installed (a Python too new for it), or the compiled engine
+    cannot be built with the Numba installed, ``auto`` says so once, on
     stderr, and trains on ``numpy``.
 
 To add an engine: a module here with a class that has ``train_batches``, its
@@ -85,17 +86,17 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
             return None
         if device == "cuda":
             name = "torch"
-        elif prefers_numba(net.sizes, mini_batch_size) and _numba_applies(net, inputs):
-            name = "numba"
+        elif prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
+            name = "numba" if _compiled_here(net.dtype) else "numpy"
         else:
-            if prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
-                _say_once(NO_NUMBA)
             name = "numpy"
     elif name == "numba" and not _numba_applies(net, inputs):
         raise ConfigError(
             f"engine 'numba' trains networks with one hidden layer on uint8 images; got sizes {net.sizes} "
             f"and inputs of dtype {inputs.dtype} (use engine 'numpy')"
         )
+    elif name == "numba" and (why := _unbuilt(net.dtype)) is not None:
+        raise ConfigError(f"engine 'numba' could not be built ({why}); use engine 'numpy'")
     return engine_for(net, name)
 
 
@@ -191,6 +192,44 @@ def _say_once(message: str) -> None:
     if message not in _said:
         _said.add(message)
         print(message, file=sys.stderr, flush=True)
+
+
+def _compiled_here(dtype: Any) -> bool:
+    """Whether ``auto`` can train on the compiled engine here; where not, it says why, once."""
+    if not _installed("numba"):
+        _say_once(NO_NUMBA)
+        return False
+    why = _unbuilt(dtype)
+    if why is not None:
+        _say_once(
+            f"nndl: the compiled engine could not be built ({why}), so training runs on NumPy, a few times slower"
+        )
+    return why is None
+
+
+#: Per dtype: None where the compiled engine's kernels load (or compile), else why not.
+_BUILT: dict[np.dtype, str | None] = {}
+
+
+def _unbuilt(dtype: Any) -> str | None:
+    """None where the compiled engine runs here for parameters of ``dtype``,
+    else why not (``auto`` says it, once, and trains on NumPy instead).
+
+    The engine builds on Numba's internals, which a Numba release may change
+    (nndl pins Numba below the next release it has not been tested with):
+    whatever building it raises, training goes on, on NumPy.  Tried once per
+    dtype and process."""
+    dtype = np.dtype(dtype)
+    if dtype not in _BUILT:
+        try:
+            from .numba import preload
+
+            preload(dtype)
+            _BUILT[dtype] = None
+        except Exception as e:  # noqa: BLE001 (whatever Numba raises, NumPy trains instead)
+            version = getattr(sys.modules.get("numba"), "__version__", "?")
+            _BUILT[dtype] = f"Numba {version}: {type(e).__name__}: {' '.join(str(e).split())[:160]}"
+    return _BUILT[dtype]
 
 
 def _numba_applies(net: Any, inputs: np.ndarray) -> bool:
