@@ -133,6 +133,15 @@ def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..
     return evaluate
 
 
+def predict(net: Any, X: np.ndarray, engine: str = "numpy") -> np.ndarray:
+    """The predicted class of each row of ``X`` as ``engine`` computes it:
+    ``"pytensor"`` with the notes' compiled model, ``"numpy"`` with the
+    network's own :meth:`~nndl.network.Network.predict`."""
+    if engine == "pytensor":
+        return engine_for(net, "pytensor").predict(net, X)  # type: ignore[attr-defined]
+    return net.predict(X)
+
+
 def engine_for(net: Any, name: str) -> Engine:
     """``net``'s engine object called ``name`` (made on first use)."""
     cache = _ENGINES.setdefault(net, {})
@@ -273,6 +282,7 @@ __all__ = [
     "evaluator",
     "forget_data",
     "input_scale",
+    "predict",
     "prefers_numba",
     "preload",
     "select",
