@@ -10,6 +10,7 @@ arrays are all turned into that here, once, with a one-line
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -57,9 +58,7 @@ def pair(data: Any, sizes: list[int], what: str) -> tuple[np.ndarray, np.ndarray
     elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         X, y = np.asarray(data[0]), np.asarray(data[1])
     else:
-        data = list(data)
-        if not data:
-            raise DataError(f"{what} is empty")
+        data = _examples(data, what)
         X = np.stack([np.asarray(x).reshape(-1) for x, _ in data])
         first = np.asarray(data[0][1])
         y = (
@@ -76,9 +75,53 @@ def pair(data: Any, sizes: list[int], what: str) -> tuple[np.ndarray, np.ndarray
     return X, y
 
 
+def _examples(data: Any, what: str) -> list:
+    """The book's ``(x, y)`` examples as a list, each ``x`` of one shape."""
+    if isinstance(data, tuple) and len(data) == 3 and all(isinstance(part, list) for part in data):
+        raise DataError(
+            f"{what}: got a tuple of 3 lists, the whole (training, validation, test) that load_data_wrapper() "
+            "returns; pass one of them, a list of (x, y) pairs"
+        )
+    once = iter(data) is data  # a zip, a generator: used up by one pass
+    data = list(data)
+    if not data:
+        hint = "; a zip or other iterator runs out after one use: pass list(...) of it" if once else ""
+        raise DataError(f"{what} is empty{hint}")
+    for i, example in enumerate(data):
+        if not (isinstance(example, (tuple, list)) and len(example) == 2):
+            raise DataError(f"{what}: example {i} must be a pair (x, y), got {type(example).__name__} {example!r:.60}")
+    shape = np.shape(data[0][0])
+    for i, (x, _) in enumerate(data):
+        if np.shape(x) != shape:
+            raise DataError(f"{what}: example {i} has inputs of shape {np.shape(x)}; example 0's are {shape}")
+    return data
+
+
+def check_pixels(X: np.ndarray, what: str) -> None:
+    """Warn, once per process, about float pixels above 1: nndl reads floats
+    in [0, 1] (the book's) or ``uint8`` bytes, and 0-255 as floats
+    saturates every sigmoid (about 20 % correct)."""
+    global _warned_pixels
+    if _warned_pixels or X.dtype.kind != "f" or not len(X):
+        return
+    top = float(X.max())
+    if top > 1:
+        _warned_pixels = True
+        warnings.warn(
+            f"{what}: float pixels go up to {top:g}; nndl reads floats in [0, 1] or uint8 bytes 0-255 "
+            "(divide by 255, or pass the bytes as uint8)",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+_warned_pixels = False
+
+
 def training_arrays(data: Any, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Inputs ``(n, n_in)`` and desired outputs ``(n, n_out)`` (float64) to train on."""
     X, y = pair(data, sizes, "training data")
+    check_pixels(X, "training data")
     if y.ndim == 1:
         return X, one_hot(y.astype(np.int64), sizes[-1], np.float64)
     if y.shape[1] != sizes[-1]:
@@ -89,11 +132,39 @@ def training_arrays(data: Any, sizes: list[int]) -> tuple[np.ndarray, np.ndarray
 def test_arrays(data: Any, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Inputs ``(n, n_in)`` and labels ``(n,)`` to evaluate on."""
     X, y = pair(data, sizes, "test data")
+    check_pixels(X, "test data")
     if y.ndim == 2:  # one-hot rows, as in the book's training data
         y = y.argmax(axis=1)
+    if y.min(initial=0) < 0 or y.max(initial=0) >= sizes[-1]:
+        raise DataError(
+            f"test data: labels run from {y.min()} to {y.max()}, but the network has {sizes[-1]} output neurons "
+            f"(sizes {sizes}), one per class: its last layer must be as wide as the classes"
+        )
     return X, y.astype(np.int64)
+
+
+def check_columns(a: Any, sizes: list[int]) -> None:
+    """What ``feedforward`` takes: a column ``(n_in, 1)``, as in the book, or
+    a matrix of such columns ``(n_in, m)``."""
+    shape = np.shape(a)
+    if len(shape) != 2 or shape[0] != sizes[0]:
+        fix = f"; a flat vector becomes a column with a.reshape({sizes[0]}, 1)" if shape == (sizes[0],) else ""
+        raise DataError(
+            f"feedforward takes a column ({sizes[0]}, 1), as in the book, or columns ({sizes[0]}, m); "
+            f"got shape {shape}{fix}"
+        )
 
 
 test_arrays.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
-__all__ = ["EVAL_CHUNK", "as_float", "columns", "one_hot", "pair", "test_arrays", "training_arrays"]
+__all__ = [
+    "EVAL_CHUNK",
+    "as_float",
+    "check_columns",
+    "check_pixels",
+    "columns",
+    "one_hot",
+    "pair",
+    "test_arrays",
+    "training_arrays",
+]

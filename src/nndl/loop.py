@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import engines
+from .config import MAX_BATCH, MAX_EPOCHS, check_eta, check_integer
 from .errors import DataError, NNDLError
 from .history import EpochResult, History
 from .inputs import as_float, test_arrays, training_arrays
@@ -120,7 +121,11 @@ def sgd(
     pace: Pace | None = None,
 ) -> History:
     """Epochs ``start.epoch`` to ``epochs - 1`` of mini-batch SGD on ``net``
-    (see :meth:`Network.SGD <nndl.network.Network.SGD>`)."""
+    (see :meth:`Network.SGD <nndl.network.Network.SGD>`).  Every argument is
+    checked here first, by the checks :class:`~nndl.config.TrainConfig` uses."""
+    epochs = check_integer("epochs", epochs, 1, MAX_EPOCHS)
+    mini_batch_size = check_integer("mini_batch_size", mini_batch_size, 1, MAX_BATCH)
+    eta = check_eta(eta)
     inputs, targets = training_arrays(training_data, net.sizes)
     targets = targets.astype(net.dtype, copy=False)
     engines.forget_data(net)  # the arrays may have changed in place since the last call
