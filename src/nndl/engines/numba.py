@@ -44,7 +44,6 @@ import numba
 import numpy as np
 
 from .. import data
-from ..inputs import EVAL_CHUNK
 from . import _vectors as V
 from .base import check_overflow, input_scale
 
@@ -395,12 +394,12 @@ class SparseEngine:
         over ``uint8`` inputs ``X``, touching only their nonzero pixels; with
         ``guesses`` (int64, one per example) each example's predicted class too.
 
-        The guesses are NumPy's, ties included: where the two most activated
-        outputs come within :data:`TIE` of each other (saturated outputs all
-        at 1.0, say, after a large eta), the kernel's rounding could rank them
-        otherwise, so those examples' chunks of :data:`~nndl.inputs.EVAL_CHUNK`
-        are scored again by the network, exactly as ``nndl evaluate`` scores
-        them."""
+        The guesses are the network's, ties included: where the two most
+        activated outputs come within :data:`TIE` of each other (saturated
+        outputs all at 1.0, say, after a large eta), the kernel's rounding
+        could rank them otherwise, so those examples are scored again by the
+        network's own :meth:`~nndl.network.Network.predict`, as ``nndl
+        evaluate`` scores them."""
         w1t, b1, w2, b2 = self._copy_in(net)
         if guesses is None:
             guesses = np.empty(len(labels), np.int64)
@@ -409,10 +408,9 @@ class SparseEngine:
         correct, squares = _evaluate(
             *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, self._live, guesses, unsure, tie
         )
-        chunks = np.unique(np.flatnonzero(unsure) // EVAL_CHUNK) * EVAL_CHUNK
-        for k in chunks:
-            guesses[k : k + EVAL_CHUNK] = net.predict(X[k : k + EVAL_CHUNK])
-        if len(chunks):
+        rows = np.flatnonzero(unsure)
+        if len(rows):
+            guesses[rows] = net.predict(X[rows])
             correct = (guesses == labels).sum()
         return int(correct), float(squares) / (2 * len(X))
 
