@@ -302,14 +302,16 @@ def test_feedforward_takes_the_books_columns_and_says_so(book_data):
     )
 
 
-def test_float_pixels_out_of_0_to_255_warn_once(book_data, monkeypatch):
+def test_float_pixels_of_0_to_255_warn_once(book_data, monkeypatch):
     from nndl import inputs
 
     monkeypatch.setattr(inputs, "_warned_pixels", False)
     training = [(x * 255, y) for x, y in book_data[0]]
     net = Network([784, 30, 10], seed=0)
-    with pytest.warns(UserWarning, match=r"^training data: float pixels go up to 25\d(\.\d+)?; nndl reads floats in"):
+    said = r"^training data: float inputs go up to 25\d(\.\d+)?; the network reads floats in \[0, 1\]"
+    with pytest.warns(UserWarning, match=said) as caught:
         net.SGD(training, 1, 10, 3.0, log=None)
+    assert caught[0].filename == __file__  # said where the caller called SGD
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         net.SGD(training, 1, 10, 3.0, log=None)  # said once

@@ -98,9 +98,9 @@ def _examples(data: Any, what: str) -> list:
 
 
 def check_pixels(X: np.ndarray, what: str) -> None:
-    """Warn, once per process, about float pixels above 1: nndl reads floats
-    in [0, 1] (the book's) or ``uint8`` bytes, and 0-255 as floats
-    saturates every sigmoid (about 20 % correct)."""
+    """Warn, once per process, about float inputs above 1: nndl reads floats
+    in [0, 1] (the book's) or ``uint8`` bytes, and pixels 0-255 as floats
+    saturate every sigmoid (about 20 % correct)."""
     global _warned_pixels
     if _warned_pixels or X.dtype.kind != "f" or not len(X):
         return
@@ -108,10 +108,10 @@ def check_pixels(X: np.ndarray, what: str) -> None:
     if top > 1:
         _warned_pixels = True
         warnings.warn(
-            f"{what}: float pixels go up to {top:g}; nndl reads floats in [0, 1] or uint8 bytes 0-255 "
-            "(divide by 255, or pass the bytes as uint8)",
+            f"{what}: float inputs go up to {top:g}; the network reads floats in [0, 1] (the book's pixels) "
+            "or uint8 bytes 0-255, and larger inputs saturate its sigmoids: scale them (0-255 pixels: divide by 255)",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,  # the caller of Network.SGD
         )
 
 
