@@ -118,12 +118,13 @@ def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..
     subclass that changes how the network computes or evaluates.  ``guesses``,
     an int array of one entry per example, receives each one's predicted
     class: in the same pass on the compiled engine, else from
-    :meth:`~nndl.network.Network.predict`."""
-    engine = select(net, inputs, mini_batch_size)
+    :meth:`~nndl.network.Network.predict`.  The engine is the one training
+    chose (asked at each call, so that loading it counts in the first epoch)."""
     own = type(net).accuracy_and_cost
-    compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
 
     def evaluate(X: np.ndarray, labels: np.ndarray, guesses: np.ndarray | None = None) -> tuple[int, float]:
+        engine = select(net, inputs, mini_batch_size)
+        compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
         if compiled and X.dtype == inputs.dtype and own.__qualname__ == "Network.accuracy_and_cost":
             return engine.accuracy_and_cost(net, X, labels, guesses)  # type: ignore[union-attr]
         if guesses is not None:
