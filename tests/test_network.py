@@ -265,12 +265,19 @@ def test_bad_sgd_arguments_are_one_line_naming_the_value(book_data, epochs, mini
     assert all(np.array_equal(a, b) for a, b in zip(before, net.weights + net.biases))  # nothing trained
 
 
-def test_bad_data_is_one_line_saying_what_was_given(book_data):
+def test_bad_data_is_one_line_saying_what_was_given(book_data, mnist):
     training, test = book_data
     net = Network([784, 30, 10], seed=0)
     whole = (training, test, test)  # what load_data_wrapper() returns, all three
-    assert "the whole (training, validation, test) that load_data_wrapper() returns; pass one of them" in one_line(
-        lambda: net.SGD(whole, 1, 10, 3.0, log=None)
+    arrays = ((np.zeros((5, 784)), np.zeros(5, int)),) * 3  # what load_data() returns, all three
+    for given in (whole, arrays):
+        assert one_line(lambda: net.SGD(given, 1, 10, 3.0, log=None)) == (  # noqa: B023 (called at once)
+            "training data: got a tuple of 3 parts, the whole (training, validation, test) that "
+            "load_data_wrapper() (or load_data()) returns; pass one of them"
+        )
+    net.SGD(tuple(training[:3]), 1, 10, 3.0, log=None)  # three examples in a tuple are no such thing
+    assert one_line(lambda: net.SGD(mnist, 1, 10, 3.0, log=None)).startswith(
+        "training data: got the whole data set mnist.npz; pass one of its parts (data.train, data.test)"
     )
     odd = [*training[:7], (training[7][0][:783], training[7][1]), *training[8:]]
     assert one_line(lambda: net.SGD(odd, 1, 10, 3.0, log=None)) == (

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import Split
+from .data import Dataset, Split
 from .errors import DataError
 
 #: Examples per forward pass when evaluating (bounds memory: 6 MB of float64 inputs).
@@ -77,10 +77,12 @@ def pair(data: Any, sizes: list[int], what: str) -> tuple[np.ndarray, np.ndarray
 
 def _examples(data: Any, what: str) -> list:
     """The book's ``(x, y)`` examples as a list, each ``x`` of one shape."""
-    if isinstance(data, tuple) and len(data) == 3 and all(isinstance(part, list) for part in data):
+    if isinstance(data, Dataset):
+        raise DataError(f"{what}: got the whole data set {data.name}; pass one of its parts (data.train, data.test)")
+    if isinstance(data, tuple) and len(data) == 3 and all(_a_part(part) for part in data):
         raise DataError(
-            f"{what}: got a tuple of 3 lists, the whole (training, validation, test) that load_data_wrapper() "
-            "returns; pass one of them, a list of (x, y) pairs"
+            f"{what}: got a tuple of 3 parts, the whole (training, validation, test) that load_data_wrapper() "
+            "(or load_data()) returns; pass one of them"
         )
     once = iter(data) is data  # a zip, a generator: used up by one pass
     data = list(data)
@@ -95,6 +97,13 @@ def _examples(data: Any, what: str) -> list:
         if np.shape(x) != shape:
             raise DataError(f"{what}: example {i} has inputs of shape {np.shape(x)}; example 0's are {shape}")
     return data
+
+
+def _a_part(part: Any) -> bool:
+    """Whether ``part`` is one of the three that ``load_data_wrapper()`` (a
+    list of examples) or ``load_data()`` (images and their labels) returns."""
+    images_and_labels = isinstance(part, tuple) and len(part) == 2 and np.ndim(part[0]) == 2 and np.ndim(part[1]) == 1
+    return isinstance(part, list) or images_and_labels
 
 
 def check_pixels(X: np.ndarray, what: str) -> None:
