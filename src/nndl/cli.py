@@ -192,9 +192,11 @@ def add_evaluate(sub) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from . import engines
+
     net, split = _model_and_data(args)
     labels = split.y
-    right = net.predict(split.images) == labels
+    right = engines.predict(net, split.images, args.engine) == labels
     correct = int(right.sum())
     print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
     # per digit: how many of each there are, and how many of those are right

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import engines
+from .config import MAX_BATCH, MAX_EPOCHS, check_eta, check_integer
 from .errors import DataError, NNDLError
 from .history import EpochResult, History
 from .inputs import MiniBatch, as_float, test_arrays, training_arrays
@@ -120,9 +121,14 @@ def sgd(
     pace: Pace | None = None,
 ) -> History:
     """Epochs ``start.epoch`` to ``epochs - 1`` of mini-batch SGD on ``net``
-    (see :meth:`Network.SGD <nndl.network.Network.SGD>`)."""
+    (see :meth:`Network.SGD <nndl.network.Network.SGD>`).  Every argument is
+    checked here first, by the checks :class:`~nndl.config.TrainConfig` uses."""
+    epochs = check_integer("epochs", epochs, 1, MAX_EPOCHS)
+    mini_batch_size = check_integer("mini_batch_size", mini_batch_size, 1, MAX_BATCH)
+    eta = check_eta(eta)
     inputs, targets = training_arrays(training_data, net.sizes)
     targets = targets.astype(net.dtype, copy=False)
+    engines.forget_data(net)  # the arrays may have changed in place since the last call
     test = None if test_data is None else test_arrays(test_data, net.sizes)
     evaluate = None if test is None else engines.evaluator(net, inputs, mini_batch_size)
     history = History(settings=run_settings(net, epochs, mini_batch_size, eta)) if history is None else history
@@ -297,14 +303,19 @@ def check_position(start: Position, n: int, n_batches: int) -> tuple[np.ndarray,
             f"the saved order must list each of the {n} training examples once; "
             f"got {order.dtype} of shape {order.shape}"
         )
-    seen = np.zeros(n, dtype=bool)
-    inside = order[(order >= 0) & (order < n)]
-    seen[inside] = True
-    if len(inside) != n or not seen.all():
+    if not is_permutation(order):
         raise DataError(f"the saved order must be a permutation of the {n} training examples")
     if not (isinstance(start.batch, (int, np.integer)) and 0 <= start.batch < n_batches):
         raise DataError(f"the saved position must be a mini-batch from 0 to {n_batches - 1}, got {start.batch!r:.40}")
     return order.astype(np.intp, copy=False), int(start.batch)
+
+
+def is_permutation(order: np.ndarray) -> bool:
+    """Whether the integers ``order`` list each of ``0 .. len(order) - 1`` once."""
+    seen = np.zeros(len(order), dtype=bool)
+    inside = order[(order >= 0) & (order < len(order))]
+    seen[inside] = True
+    return len(inside) == len(order) and bool(seen.all())
 
 
 def _check_finite(net: Any, epoch: int, eta: float) -> None:
@@ -342,6 +353,7 @@ __all__ = [
     "Interrupted",
     "Position",
     "Watch",
+    "is_permutation",
     "progress_bar",
     "run_settings",
     "sgd",

@@ -31,10 +31,7 @@ from . import engines, loop, modelfile
 from .config import check_dtype, check_init, check_sizes
 from .errors import DataError
 from .history import EpochResult, History
-from .inputs import as_float, columns, test_arrays
-
-#: Examples per forward pass when evaluating (bounds memory: 6 MB of float64 inputs).
-EVAL_CHUNK = 1_000
+from .inputs import EVAL_CHUNK, as_float, check_columns, columns, test_arrays
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -117,6 +114,7 @@ class Network:
         ``a`` is a column ``(n_in, 1)`` as in the book, or a matrix whose
         columns are several inputs.
         """
+        check_columns(a, self.sizes)
         for b, w in zip(self.biases, self.weights):
             a = sigmoid(w @ a + b)
         return a

@@ -28,7 +28,8 @@ one class behind one small interface (:class:`~nndl.engines.base.Engine`).
     so once; else ``torch`` on a GPU,
     ``numba`` when it applies and the mini-batches are not large (see
     :func:`prefers_numba`), else ``numpy``.  Numba comes with nndl; where it
-    cannot be installed (a Python too new for it), ``auto`` says so once, on
+    cannot be installed (a Python too new for it), or the compiled engine
+    cannot be built with the Numba installed, ``auto`` says so once, on
     stderr, and trains on ``numpy``.
 
 To add an engine: a module here with a class that has ``train_batches``, its
@@ -92,17 +93,17 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
     if name == "auto":
         if device == "cuda":
             name = "torch"
-        elif prefers_numba(net.sizes, mini_batch_size) and _numba_applies(net, inputs):
-            name = "numba"
+        elif prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
+            name = "numba" if _compiled_here(net.dtype) else "numpy"
         else:
-            if prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
-                _say_once(NO_NUMBA)
             name = "numpy"
     elif name == "numba" and not _numba_applies(net, inputs):
         raise ConfigError(
             f"engine 'numba' trains networks with one hidden layer on uint8 images; got sizes {net.sizes} "
             f"and inputs of dtype {inputs.dtype} (use engine 'numpy')"
         )
+    elif name == "numba" and (why := _unbuilt(net.dtype)) is not None:
+        raise ConfigError(f"engine 'numba' could not be built ({why}); use engine 'numpy'")
     return engine_for(net, name)
 
 
@@ -129,6 +130,16 @@ def changed_code(net: Any) -> str | None:
     )
 
 
+def forget_data(net: Any) -> None:
+    """A new SGD call on ``net`` begins: its engines drop what they derived
+    from earlier calls' data (lists of nonzero pixels, copies on a device),
+    since the arrays may have changed in place in between."""
+    for engine in _ENGINES.get(net, {}).values():
+        forget = getattr(engine, "forget", None)
+        if forget is not None:
+            forget()
+
+
 def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..., tuple[int, float]]:
     """``accuracy_and_cost(X, labels, guesses=None)`` for ``net`` after each
     epoch: its engine's own when it has one and ``X`` suits it (the compiled
@@ -137,18 +148,19 @@ def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..
     subclass that changes how the network computes or evaluates.  ``guesses``,
     an int array of one entry per example, receives each one's predicted
     class: in the same pass on the compiled engine, else from
-    :meth:`~nndl.network.Network.predict`."""
-    engine = select(net, inputs, mini_batch_size)
+    :meth:`~nndl.network.Network.predict`.  The engine is the one training
+    chose (asked at each call, so that loading it counts in the first epoch)."""
     own = type(net).accuracy_and_cost
-    compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
-    readers = engine is None and "evaluate" in shipped.changes(net)
 
     def evaluate(X: np.ndarray, labels: np.ndarray, guesses: np.ndarray | None = None) -> tuple[int, float]:
-        if readers:  # the reader's evaluate counts, on the book's list of (x, label) tuples
+        engine = select(net, inputs, mini_batch_size)
+        if engine is None and "evaluate" in shipped.changes(net):
+            # the reader's evaluate counts, on the book's list of (x, label) tuples
             correct, cost = net.evaluate(book_pairs(X, labels, net.dtype)), net.accuracy_and_cost(X, labels)[1]
             if guesses is not None:
                 guesses[:] = net.predict(X)
             return int(correct), cost
+        compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
         if compiled and X.dtype == inputs.dtype and own.__qualname__ == "Network.accuracy_and_cost":
             return engine.accuracy_and_cost(net, X, labels, guesses)  # type: ignore[union-attr]
         if guesses is not None:
@@ -156,6 +168,15 @@ def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..
         return net.accuracy_and_cost(X, labels)
 
     return evaluate
+
+
+def predict(net: Any, X: np.ndarray, engine: str = "numpy") -> np.ndarray:
+    """The predicted class of each row of ``X`` as ``engine`` computes it:
+    ``"pytensor"`` with the notes' compiled model, ``"numpy"`` with the
+    network's own :meth:`~nndl.network.Network.predict`."""
+    if engine == "pytensor":
+        return engine_for(net, "pytensor").predict(net, X)  # type: ignore[attr-defined]
+    return net.predict(X)
 
 
 def engine_for(net: Any, name: str) -> Engine:
@@ -219,6 +240,44 @@ def _say_once(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _compiled_here(dtype: Any) -> bool:
+    """Whether ``auto`` can train on the compiled engine here; where not, it says why, once."""
+    if not _installed("numba"):
+        _say_once(NO_NUMBA)
+        return False
+    why = _unbuilt(dtype)
+    if why is not None:
+        _say_once(
+            f"nndl: the compiled engine could not be built ({why}), so training runs on NumPy, a few times slower"
+        )
+    return why is None
+
+
+#: Per dtype: None where the compiled engine's kernels load (or compile), else why not.
+_BUILT: dict[np.dtype, str | None] = {}
+
+
+def _unbuilt(dtype: Any) -> str | None:
+    """None where the compiled engine runs here for parameters of ``dtype``,
+    else why not (``auto`` says it, once, and trains on NumPy instead).
+
+    The engine builds on Numba's internals, which a Numba release may change
+    (nndl pins Numba below the next release it has not been tested with):
+    whatever building it raises, training goes on, on NumPy.  Tried once per
+    dtype and process."""
+    dtype = np.dtype(dtype)
+    if dtype not in _BUILT:
+        try:
+            from .numba import preload
+
+            preload(dtype)
+            _BUILT[dtype] = None
+        except Exception as e:  # noqa: BLE001 (whatever Numba raises, NumPy trains instead)
+            version = getattr(sys.modules.get("numba"), "__version__", "?")
+            _BUILT[dtype] = f"Numba {version}: {type(e).__name__}: {' '.join(str(e).split())[:160]}"
+    return _BUILT[dtype]
+
+
 def _numba_applies(net: Any, inputs: np.ndarray) -> bool:
     return len(net.sizes) == 3 and inputs.dtype == np.uint8 and _installed("numba")
 
@@ -259,7 +318,9 @@ __all__ = [
     "check_overflow",
     "engine_for",
     "evaluator",
+    "forget_data",
     "input_scale",
+    "predict",
     "prefers_numba",
     "preload",
     "select",
