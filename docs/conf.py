@@ -209,8 +209,8 @@ html_theme_options = {
     "header_links_before_dropdown": 6,
     "secondary_sidebar_items": ["page-toc"],
 }
-# Pages with no pages under them have no section to navigate: no left sidebar.
-html_sidebars = {page: [] for page in ("index", "getting-started", "reference/cli", "contributing")}
+# Pages with no pages under them have no section to navigate: no left sidebar
+# (and the chapter's widgets get the page's width).
+html_sidebars = {page: [] for page in ("index", "getting-started", "reference/cli", "contributing", "chapter")}
 html_show_sourcelink = False
-html_sidebars = {"chapter": []}  # the widgets get the page's width
 html_last_updated_fmt = None
