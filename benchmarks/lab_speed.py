@@ -31,8 +31,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import nndl
-from nndl.lab import Lab
-from nndl.server import listen, make_server
+from nndl.serve.lab import Lab
+from nndl.serve.server import listen, make_server
 
 
 def cli_run(data) -> tuple[list[float], float]:

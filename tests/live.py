@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from nndl.network import Network
-from nndl.server import listen, make_server, url
+from nndl.serve.server import listen, make_server, url
 
 
 @contextlib.contextmanager

@@ -197,6 +197,19 @@ def test_no_import_cycles():
             visit(name, [name])
 
 
+def test_the_serving_code_is_entered_only_through_nndl_serve():
+    """Outside ``nndl.serve`` nothing imports its modules directly, and
+    nothing in the serving code is imported by the library below it."""
+    graph = module_graph()
+    assert graph["nndl.serve"] >= {"nndl.serve.server"}  # the walk sees the package's imports
+    for name, imported in graph.items():
+        if not name.startswith("nndl.serve"):
+            inside = {m for m in imported if m.startswith("nndl.serve.")}
+            assert not inside, f"{name} imports {sorted(inside)}: go through nndl.serve"
+            if name != "nndl.cli":
+                assert "nndl.serve" not in imported, f"{name} (below the CLI) imports nndl.serve"
+
+
 def test_the_cycle_finder_finds_a_cycle(tmp_path):
     a, b = tmp_path / "a.py", tmp_path / "b.py"
     a.write_text("from . import b\n")
@@ -214,13 +227,13 @@ def test_network_py_reads_like_the_book():
 
 def test_the_installed_package_holds_every_page_file_and_resource():
     """What `pip install .` installs is what the pages and the library load:
-    every file under src/nndl/web and src/nndl/resources (the suite runs
+    every file under src/nndl/serve/web and src/nndl/resources (the suite runs
     against the installed package in CI, so a file left out of the package
     data fails here rather than as a page that never loads)."""
     from importlib.resources import files
 
     installed = files("nndl")
-    for folder in ("web", "resources"):
+    for folder in ("serve/web", "resources"):
         for path in (SRC / folder).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 relative = path.relative_to(SRC).as_posix()

@@ -24,7 +24,7 @@ from nndl.cli import main
 from nndl.data import read_idx
 from nndl.handwriting import IMAGES, LABELS, HandwritingSet
 from nndl.inside import look
-from nndl.inside_api import MAX_JSON, check_save_to
+from nndl.serve.inside_api import MAX_JSON, check_save_to
 
 
 def call(base: str, path: str, body=None, method: str | None = None) -> tuple[int, dict]:

@@ -28,9 +28,9 @@ from live import Events, call, fetch, running
 from PIL import Image
 
 import nndl
-from nndl import lab as labs
 from nndl.errors import MissingExtraError
-from nndl.lab import Lab
+from nndl.serve import lab as labs
+from nndl.serve.lab import Lab
 
 SLOW = {"batch_size": 1, "epochs": 100}  # a run far longer than any test: it only ends when stopped
 

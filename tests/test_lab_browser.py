@@ -15,7 +15,7 @@ from live import call, running
 from test_browser import ARGS, CHROMIUM, pytestmark, stroke  # noqa: F401  (the same browser, marks and skip)
 
 import nndl
-from nndl.lab import Lab
+from nndl.serve.lab import Lab
 
 WAIT = 120_000  # ms: generous, for a busy machine; every wait ends as soon as the page shows the state
 

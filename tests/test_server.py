@@ -21,7 +21,7 @@ from drawing import draw, encode, mnist_on_paper
 from live import post, running
 
 from nndl.network import Network
-from nndl.server import MAX_BODY
+from nndl.serve.server import MAX_BODY
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from drawing import draw, encode
 from live import post, running
 
 import nndl.predict
-from nndl.server import MAX_CONNECTIONS
+from nndl.serve.server import MAX_CONNECTIONS
 
 #: How long a test waits for a state the server must reach (far beyond its own timeouts).
 PATIENCE = 30.0

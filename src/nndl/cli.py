@@ -587,9 +587,8 @@ def add_serve(sub) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from .inside_api import check_save_to
     from .predict import load_model
-    from .server import check_installed, serve
+    from .serve import check_installed, check_save_to, serve
 
     check_installed()
     save_to = None if args.save_to is None else check_save_to(args.save_to)

@@ -1,6 +1,6 @@
-"""The training lab's page and JSON API, mounted by :func:`nndl.server.create_app`.
+"""The training lab's page and JSON API, mounted by :func:`nndl.serve.server.create_app`.
 
-``GET /train`` is the lab's page (``nndl/web/train.html``).  The API behind
+``GET /train`` is the lab's page (``nndl/serve/web/train.html``).  The API behind
 it (every answer JSON, errors as ``{"error": "..."}``):
 
 ``GET /api/runs``
@@ -42,8 +42,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import Any
 
-from .config import TrainConfig
-from .errors import ConfigError, NNDLError
+from ..config import TrainConfig
+from ..errors import ConfigError, NNDLError
 from .lab import KEYS, LAB_ENGINES, MAX_BATCH, MAX_EPOCHS, MAX_HIDDEN, PRESETS, Gone, Lab, Run, RunStateError, TooMany
 
 #: The largest JSON body a command or start reads.
@@ -66,7 +66,7 @@ def routes(lab: Lab) -> list:
     from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
-    web = files("nndl") / "web"
+    web = files("nndl.serve") / "web"
     defaults = {k: TrainConfig().to_dict()[k] for k in KEYS}
     limits = {"max_hidden": MAX_HIDDEN, "max_epochs": MAX_EPOCHS, "max_batch": MAX_BATCH, "engines": list(LAB_ENGINES)}
 

@@ -1,6 +1,6 @@
 """The drawing page's JSON API for looking inside the network, teaching it
 one digit, and keeping a handwriting set -- routes mounted by
-:func:`nndl.server.create_app`.
+:func:`nndl.serve.server.create_app`.
 
 =========================  ===================================================
 ``GET /api/network``       the current network: ``sizes``, the first hidden
@@ -44,10 +44,10 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import ConfigError, DataError, NNDLError
-from .files import check_output
-from .handwriting import MAX_SAMPLES, HandwritingSet, Samples, SetChanged, SetFull, accuracy_by_digit, default_folder
-from .inside import (
+from ..errors import ConfigError, DataError, NNDLError
+from ..files import check_output
+from ..handwriting import MAX_SAMPLES, HandwritingSet, Samples, SetChanged, SetFull, accuracy_by_digit, default_folder
+from ..inside import (
     ETA,
     MAX_ETA,
     Lessons,
@@ -59,7 +59,7 @@ from .inside import (
     effective_weights,
     look,
 )
-from .network import Network
+from ..network import Network
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """``nndl serve``: a page to draw digits on, and the JSON API behind it.
 
-``GET /`` is a plain HTML/CSS/JS page (shipped in ``nndl/web``, nothing
+``GET /`` is a plain HTML/CSS/JS page (shipped in ``nndl/serve/web``, nothing
 fetched from elsewhere) with a canvas to draw a digit on, the ten output
 activations as a bar chart, and the 28 x 28 input the network was given.
 The page sends the canvas as PNG to ``POST /api/predict``, whose body is an
@@ -34,8 +34,8 @@ from collections.abc import Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, DataError, require
-from .network import Network
+from ..errors import ConfigError, DataError, require
+from ..network import Network
 
 if TYPE_CHECKING:
     import asyncio
@@ -81,10 +81,10 @@ def create_app(
     lab: Lab | None = None,
 ) -> starlette.applications.Starlette:
     """The Starlette application serving the page and ``/api/predict`` for
-    ``net``, with the routes of :mod:`nndl.inside_api` (``dataset``: the
+    ``net``, with the routes of :mod:`nndl.serve.inside_api` (``dataset``: the
     handwriting set's folder; ``save_to``: where the taught network goes)
-    and of the training lab, :mod:`nndl.lab_api`, for ``lab`` (default: a
-    new :class:`~nndl.lab.Lab` on the bundled MNIST)."""
+    and of the training lab, :mod:`nndl.serve.lab_api`, for ``lab`` (default: a
+    new :class:`~nndl.serve.lab.Lab` on the bundled MNIST)."""
     check_installed()
     import anyio
     from starlette.applications import Starlette
@@ -94,14 +94,14 @@ def create_app(
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    from .images import load_digit
-    from .inside import Lessons
+    from ..images import load_digit
+    from ..inside import Lessons
+    from ..predict import predict_digits
     from .inside_api import inside_routes
     from .lab import Lab
     from .lab_api import routes as lab_routes
-    from .predict import predict_digits
 
-    web = files("nndl") / "web"
+    web = files("nndl.serve") / "web"
     decoders = anyio.CapacityLimiter(DECODERS)
 
     def error(status: int, message: str) -> JSONResponse:

@@ -46,15 +46,15 @@ from typing import Any
 
 import numpy as np
 
-from . import engines
-from .config import TrainConfig
-from .data import Dataset, load
-from .errors import ConfigError, NNDLError
-from .history import EpochResult, History, run_labels
-from .loop import Interrupted, Position, Watch
-from .modelfile import Parameters
-from .network import Network
-from .train import on_engine, train
+from .. import engines
+from ..config import TrainConfig
+from ..data import Dataset, load
+from ..errors import ConfigError, NNDLError
+from ..history import EpochResult, History, run_labels
+from ..loop import Interrupted, Position, Watch
+from ..modelfile import Parameters
+from ..network import Network
+from ..train import on_engine, train
 
 #: The settings a run from the lab takes: ``nndl train``'s, named as its flags.
 KEYS = ("sizes", "epochs", "batch_size", "eta", "seed", "dtype", "engine")
