@@ -50,6 +50,8 @@ from .. import engines
 from ..config import TrainConfig
 from ..data import Dataset, load
 from ..errors import ConfigError, NNDLError
+from ..gradients import gradient_sizes, probe
+from ..hiddenmap import activations, pca
 from ..history import EpochResult, History, run_labels
 from ..loop import Interrupted, Position, Watch
 from ..modelfile import Parameters
@@ -75,6 +77,8 @@ PROGRESS_RATE = 20
 MAX_PICTURED = 100
 #: Test digits shown with the network's answers.
 SAMPLES = 16
+#: Test digits placed on the map of the hidden layer.
+MAP_DIGITS = 500
 #: Runs kept in a session (the oldest is forgotten first).
 MAX_RUNS = 20
 #: Runs, the latest, that keep their pictures and model; older ones keep their results.
@@ -245,6 +249,7 @@ class Run:
         self.results: list[EpochResult] = []
         self.points: list[list[float]] = []
         self.frames: list[dict] = []
+        self.gradients: list[list[dict]] = []  # each frame's gradient sizes, for the chart over the whole run
         self.watchers: set[Watcher] = set()
         self.started = time.time()
         self._trainer = threading.Thread(target=self._train, name=f"nndl-lab-run-{id}", daemon=True)
@@ -368,7 +373,7 @@ class Run:
     def forget_detail(self) -> None:
         """Drop the pictures, running costs and model of an ended run (its results stay)."""
         with self._cond:
-            self.frames, self.points, self._latest = [], [], None
+            self.frames, self.points, self.gradients, self._latest = [], [], [], None
 
     # -- watching ---------------------------------------------------------------
 
@@ -409,6 +414,7 @@ class Run:
                 "points": self.points,
                 "frames": len(self.frames),
                 "frame": self.frames[-1] if self.frames else None,
+                "gradients": self.gradients,
                 "samples": self.lab.samples(),
             },
         )
@@ -542,6 +548,7 @@ class Run:
                         frame = self._draw(Network.from_parameters(params), epoch, predicted)
                     with self._cond:
                         self.frames.append(frame)
+                        self.gradients.append(frame["gradients"])
                         self.shown["position"] = {"epoch": epoch, "batch": 0, "batches": self.batches}
                         if result is not None:
                             self.results.append(result)
@@ -595,7 +602,10 @@ class Run:
 
     def _draw(self, net: Network, done: int, predicted: np.ndarray | None = None) -> dict:
         """The frame after ``done`` epochs: weights picture, confusion, answers
-        (``predicted``: the evaluation's answers, if it gave them)."""
+        (``predicted``: the evaluation's answers, if it gave them), each
+        layer's gradient sizes on a fixed mini-batch, and the map of the
+        hidden layer.  Drawn from a copy of the parameters in the painter
+        thread, so the training thread never waits for them."""
         test = self.data[self.config.eval]
         k = min(SAMPLES, len(test))
         if predicted is None:
@@ -616,9 +626,43 @@ class Run:
             "confusion": confusion.tolist(),
             "answers": predicted[:k].tolist(),
             "confidence": [round(float(a), 3) for a in activation[:k]],
+            "gradients": self._gradients(net),
+            "map": self._map(net),
+        }
+
+    def _gradients(self, net: Network) -> list[dict]:
+        """Each layer's mean |dC/dw| and |delta| on the run's fixed mini-batch."""
+        if self._probe is None:
+            self._probe = probe(self.data.train, net.sizes[-1], dtype=net.dtype)
+        return [
+            {"layer": g.layer, "weight": float(f"{g.weight:.4g}"), "delta": float(f"{g.delta:.4g}")}
+            for g in gradient_sizes(net, *self._probe)
+        ]
+
+    def _map(self, net: Network) -> dict | None:
+        """The lab's map digits placed by the PCA of the last hidden layer's
+        activations, each axis turned to agree with the last frame's (a
+        principal direction's sign is arbitrary; this keeps the map from
+        flipping between epochs)."""
+        if net.num_layers < 3:
+            return None
+        index = self.lab.map_index()
+        hidden, predicted = activations(net, self.data.test.images[index])
+        xy = pca(hidden)
+        if self._last_map is not None:
+            xy *= np.where((xy * self._last_map).sum(axis=0) < 0, -1.0, 1.0)
+        self._last_map = xy
+        scale = float(np.abs(xy).max()) or 1.0
+        return {
+            "layer": net.num_layers - 1,
+            "width": hidden.shape[1],
+            "xy": np.round(xy / scale, 4).tolist(),
+            "predicted": predicted.tolist(),
         }
 
     _scale: float | None = None
+    _probe: tuple[np.ndarray, np.ndarray] | None = None
+    _last_map: np.ndarray | None = None
     net: Network | None = None
 
 
@@ -651,6 +695,8 @@ class Lab:
         self._runs: dict[int, Run] = {}
         self._next = 1
         self._samples: dict | None = None
+        self._map_index: np.ndarray | None = None
+        self._map_digits: dict | None = None
         self._blas: Any = None  # threadpoolctl's controller, made on first use
         self.closed = False
 
@@ -718,6 +764,27 @@ class Lab:
             side = int(round(np.sqrt(images.shape[1])))
             self._samples = {"png": _png(images.reshape(-1, side)), "labels": test.labels[:k].tolist(), "side": side}
         return self._samples
+
+    def map_digits(self) -> dict:
+        """The test digits the map places (their pictures as one PNG strip, their labels)."""
+        if self._map_digits is None:
+            test, index = self.data.test, self.map_index()
+            side = int(round(np.sqrt(test.images.shape[1])))
+            self._map_digits = {
+                "png": _png(test.images[index].reshape(-1, side)),
+                "labels": test.labels[index].tolist(),
+                "index": index.tolist(),
+                "side": side,
+            }
+        return self._map_digits
+
+    def map_index(self) -> np.ndarray:
+        """Which test digits the map places: :data:`MAP_DIGITS` of them, drawn once with seed 0."""
+        if self._map_index is None:
+            n = len(self.data.test)
+            pick = np.random.default_rng(0).choice(n, min(MAP_DIGITS, n), replace=False)
+            self._map_index = np.sort(pick)
+        return self._map_index
 
     def watchers(self) -> int:
         with self._lock:
