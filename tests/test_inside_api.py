@@ -23,7 +23,7 @@ from nndl import handwriting as hw
 from nndl.cli import main
 from nndl.data import read_idx
 from nndl.handwriting import IMAGES, LABELS, HandwritingSet
-from nndl.inside import look
+from nndl.inside import brush, look
 from nndl.serve.inside_api import MAX_JSON, check_save_to
 
 
@@ -403,3 +403,41 @@ def test_a_model_that_does_not_read_digits_is_refused_in_one_line(tmp_path, samp
             assert answer["error"] == "the model reads 784 pixels into 3 classes; digits need 784 into 10"
         status, answer = post(base, encode(draw(1)), "/api/inside")
         assert status == 400 and "digits need 784 into 10" in answer["error"]
+
+
+# -- painting weights, robustness ---------------------------------------------------
+
+
+def test_paint_a_neuron_then_undo(server, digit_model, sample):
+    net = Network.load(digit_model)
+    drawing = sample[0][0]
+    body = {"neuron": 3, "dabs": [[10, 10], [11, 12]], "radius": 2.0, "amount": 2.5, "input": drawing.tolist()}
+    status, answer = call(server, "/api/paint", body)
+    assert status == 200, answer
+    painted = copy.deepcopy(net)
+    painted.weights[0][3] += (2.5 * brush([[10, 10], [11, 12]], 2.0)).astype(net.dtype)
+    np.testing.assert_allclose(answer["weights"], painted.weights[0][3], atol=1e-4)
+    np.testing.assert_allclose(answer["scores"], look(painted, drawing).scores, atol=1e-6)
+    assert answer["steps"] == 1 and answer["undo"] == 1
+    status, more = call(server, "/api/paint", {**body, "stroke": "more"})
+    assert status == 200 and more["undo"] == 1  # the same stroke: one undo
+    assert downloaded(server).weights[0][3][10 * 28 + 10] > painted.weights[0][3][10 * 28 + 10]
+    assert call(server, "/api/undo", {})[0] == 200
+    for mine, then in zip(params(downloaded(server)), params(net)):
+        assert np.array_equal(mine, then)  # bit for bit, as it started
+    status, answer = call(server, "/api/paint", {**body, "radius": 0})
+    assert status == 400 and answer["error"] == "radius must be a number from 0.5 to 6, got 0"
+    status, answer = call(server, "/api/paint", {"neuron": 3, "radius": 1, "amount": 1})
+    assert status == 400 and answer["error"] == "the request body has no 'dabs'"
+
+
+def test_robustness_of_the_served_network(server, digit_model, mnist):
+    from nndl.robustness import robustness
+    from nndl.serve.inside_api import ROBUSTNESS_AMOUNTS, ROBUSTNESS_SAMPLE
+
+    status, answer = call(server, "/api/robustness")
+    assert status == 200, answer
+    want = robustness(Network.load(digit_model), mnist.test, ROBUSTNESS_AMOUNTS, sample=ROBUSTNESS_SAMPLE, seed=0)
+    assert [c["distortion"] for c in answer["curves"]] == list(want)
+    for c in answer["curves"]:
+        assert c["accuracies"] == want[c["distortion"]].accuracies and c["n"] == 1000

@@ -16,7 +16,17 @@ one digit, and keeping a handwriting set -- routes mounted by
                            "eta": 3.0}``: one step of ``update_mini_batch``;
                            answers the scores before and after, every layer's
                            ``delta``, and the first layer's weight changes
+``POST /api/paint``        ``{"neuron": j, "dabs": [[row, col], ...], "radius":
+                           r, "amount": a, "stroke": "new" or "more",
+                           "input": optional drawing}``: paint neuron j's
+                           incoming weights with a soft brush
+                           (:meth:`~nndl.inside.Lessons.paint`); answers its
+                           784 weights and the scores on ``input``
 ``POST /api/undo``         puts back the parameters from before the last step
+                           (or stroke)
+``GET /api/robustness``    the network's accuracy on 1,000 test digits as they
+                           are shifted, rotated, thinned or thickened and
+                           noised (:func:`nndl.robustness.robustness`)
 ``GET /api/network.npz``   the current network as a model file
 ``GET /api/set``           the handwriting set: per digit ``saved`` and read
                            ``correct``, and a page of ``samples`` (newest
@@ -59,6 +69,7 @@ from ..inside import (
     effective_weights,
     look,
 )
+from ..modelfile import Parameters
 from ..network import Network
 
 T = TypeVar("T")
@@ -67,6 +78,15 @@ T = TypeVar("T")
 MAX_JSON = 64 * 2**10
 #: Drawings per page of the set's gallery.
 GALLERY = 40
+#: Test digits the draw page's robustness curves are measured on (drawn with seed 0).
+ROBUSTNESS_SAMPLE = 1000
+#: The amounts of each distortion the draw page measures.
+ROBUSTNESS_AMOUNTS = {
+    "shift": (0, 1, 2, 3, 4, 5),
+    "rotate": (0, 10, 20, 30, 40, 50, 60),
+    "stroke": (-1.0, -0.5, 0, 0.5, 1.0),
+    "noise": (0, 0.1, 0.2, 0.3, 0.4, 0.5),
+}
 
 
 def check_save_to(path: str | os.PathLike) -> Path:
@@ -271,6 +291,48 @@ def inside_routes(
         except NNDLError as e:
             return error(500, str(e))
 
+    # -- painting weights, and how far the reading stretches ----------------
+
+    async def api_paint(request: Request) -> JSONResponse:
+        body = await read_json(request)
+        neuron = field(body, "neuron", lambda v: _whole(v, "neuron"))
+        stroke = field(body, "stroke", _stroke_kind, default="new")
+        digit = field(body, "input", digit_input) if "input" in body else None
+        missing = [name for name in ("dabs", "radius", "amount") if name not in body]
+        if missing:  # the values are checked by Lessons.paint
+            raise HTTPException(400, f"the request body has no {missing[0]!r}")
+
+        def paint() -> dict:
+            with lessons.lock:
+                w = lessons.paint(neuron, body["dabs"], body["radius"], body["amount"], stroke == "new")
+                scores = None if digit is None else rounded(look(net, digit).scores, 6)
+                return {"neuron": neuron, "weights": rounded(w, 4), "scores": scores, **network_state()}
+
+        try:
+            return JSONResponse(await anyio.to_thread.run_sync(paint))
+        except ConfigError as e:
+            return error(400, str(e))
+
+    test_digits: list = []  # the bundled test set, read on first use
+
+    async def api_robustness(request: Request) -> JSONResponse:
+        check_digits()
+
+        def measure() -> dict:
+            from ..data import load
+            from ..robustness import robustness
+
+            if not test_digits:
+                test_digits.append(load().test)
+            with lessons.lock:  # a copy, so lessons and paint need not wait for the measuring
+                params = Parameters(net.sizes, [w.copy() for w in net.weights], [b.copy() for b in net.biases])
+                state = network_state()
+            copy = Network.from_parameters(params)
+            curves = robustness(copy, test_digits[0], ROBUSTNESS_AMOUNTS, sample=ROBUSTNESS_SAMPLE, seed=0)
+            return {"curves": [c.to_dict() for c in curves.values()], **state}
+
+        return JSONResponse(await anyio.to_thread.run_sync(measure))
+
     async def api_undo(request: Request) -> JSONResponse:
         def undo() -> dict:
             with lessons.lock:
@@ -366,10 +428,18 @@ def inside_routes(
         Route("/api/inside", api_inside, methods=["POST"]),
         Route("/api/teach", api_teach, methods=["POST"]),
         Route("/api/undo", api_undo, methods=["POST"]),
+        Route("/api/paint", api_paint, methods=["POST"]),
+        Route("/api/robustness", api_robustness),
         Route("/api/set", api_set),
         Route("/api/set", api_set_add, methods=["POST"]),
         Route("/api/set/delete", api_set_delete, methods=["POST"]),
     ]
+
+
+def _stroke_kind(value: Any) -> str:
+    if value not in ("new", "more"):
+        raise ConfigError(f'stroke must be "new" or "more", got {json.dumps(value)[:40]}')
+    return value
 
 
 def _whole(value: Any, name: str) -> int:

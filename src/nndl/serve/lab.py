@@ -53,6 +53,7 @@ from ..errors import ConfigError, NNDLError
 from ..gradients import gradient_sizes, probe
 from ..hiddenmap import activations, pca
 from ..history import EpochResult, History, run_labels
+from ..inputs import as_float
 from ..loop import Interrupted, Position, Watch
 from ..modelfile import Parameters
 from ..network import Network
@@ -646,8 +647,9 @@ class Run:
         flipping between epochs)."""
         if net.num_layers < 3:
             return None
-        index = self.lab.map_index()
-        hidden, predicted = activations(net, self.data.test.images[index])
+        if self._map_inputs is None:  # the map digits as the network reads them, made once a run
+            self._map_inputs = as_float(self.data.test.images[self.lab.map_index()], net.dtype)
+        hidden, predicted = activations(net, self._map_inputs)
         xy = pca(hidden)
         if self._last_map is not None:
             xy *= np.where((xy * self._last_map).sum(axis=0) < 0, -1.0, 1.0)
@@ -663,6 +665,7 @@ class Run:
     _scale: float | None = None
     _probe: tuple[np.ndarray, np.ndarray] | None = None
     _last_map: np.ndarray | None = None
+    _map_inputs: np.ndarray | None = None
     net: Network | None = None
 
 

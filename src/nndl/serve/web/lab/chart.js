@@ -58,7 +58,7 @@ function format(v) {
 
 export class LineChart {
   // options: xLabel, yLabel, log (y on a log scale), yMin/yMax (the smallest range shown),
-  // yFloor/yCeil (never beyond), xMax (initial).
+  // yFloor/yCeil (never beyond), xMax (initial), yFormat (a y tick's label from its value).
   constructor(canvas, options) {
     this.canvas = canvas;
     this.options = options;
@@ -142,7 +142,7 @@ export class LineChart {
     for (const t of yTicks) {
       const y = Math.round(yOf(t)) + 0.5;
       gridLine(ctx, left, y, right, y);
-      ctx.fillText(format(t), left - 6, y);
+      ctx.fillText((o.yFormat || format)(t), left - 6, y);
     }
     // x ticks: whole epochs
     ctx.textAlign = "center";
