@@ -418,6 +418,9 @@ def test_paint_a_neuron_then_undo(server, digit_model, sample):
     painted.weights[0][3] += (2.5 * brush([[10, 10], [11, 12]], 2.0)).astype(net.dtype)
     np.testing.assert_allclose(answer["weights"], painted.weights[0][3], atol=1e-4)
     np.testing.assert_allclose(answer["scores"], look(painted, drawing).scores, atol=1e-6)
+    seen = look(painted, drawing)
+    assert answer["z"] == pytest.approx(seen.zs[0][3], abs=1e-5)
+    assert answer["a"] == pytest.approx(seen.activations[0][3])
     assert answer["steps"] == 1 and answer["undo"] == 1
     status, more = call(server, "/api/paint", {**body, "stroke": "more"})
     assert status == 200 and more["undo"] == 1  # the same stroke: one undo

@@ -21,7 +21,8 @@ one digit, and keeping a handwriting set -- routes mounted by
                            "input": optional drawing}``: paint neuron j's
                            incoming weights with a soft brush
                            (:meth:`~nndl.inside.Lessons.paint`); answers its
-                           784 weights and the scores on ``input``
+                           784 weights, and the scores and the neuron's ``z``
+                           and ``a`` on ``input``
 ``POST /api/undo``         puts back the parameters from before the last step
                            (or stroke)
 ``GET /api/robustness``    the network's accuracy on 1,000 test digits as they
@@ -305,8 +306,12 @@ def inside_routes(
         def paint() -> dict:
             with lessons.lock:
                 w = lessons.paint(neuron, body["dabs"], body["radius"], body["amount"], stroke == "new")
-                scores = None if digit is None else rounded(look(net, digit).scores, 6)
-                return {"neuron": neuron, "weights": rounded(w, 4), "scores": scores, **network_state()}
+                answer = {"neuron": neuron, "weights": rounded(w, 4), "scores": None, "z": None, "a": None}
+                if digit is not None:  # what the drawing now makes of it
+                    seen = look(net, digit)
+                    answer["scores"] = rounded(seen.scores, 6)
+                    answer["z"], answer["a"] = float(seen.zs[0][neuron]), float(seen.activations[0][neuron])
+                return {**answer, **network_state()}
 
         try:
             return JSONResponse(await anyio.to_thread.run_sync(paint))

@@ -96,6 +96,7 @@ async function look() {
 function show(answer) {
   result = answer;
   showPaintScores(answer.scores);
+  paint.setInk(answer.input);
   errorBox.hidden = true;
   digitOut.textContent = answer.digit;
   scores.set(answer.scores, answer.digit);
@@ -139,7 +140,9 @@ const paint = createPaint($("paint-canvas"), {
     inside.setNetwork(network);
     if (answer.scores) showPaintScores(answer.scores);
     $("paint-undo").disabled = answer.undo === 0;
-    $("paint-status").textContent = `${answer.steps} change${answer.steps === 1 ? "" : "s"} to the network so far.`;
+    const changes = `${answer.steps} change${answer.steps === 1 ? "" : "s"} to the network so far.`;
+    const seen = answer.a === null ? "" : `Neuron ${answer.neuron} on your drawing: z = ${answer.z.toFixed(2)}, a = ${answer.a.toFixed(3)}. `;
+    $("paint-status").textContent = seen + changes;
     markStale(answer.version);
     ask();
   },
@@ -318,6 +321,7 @@ function clear() {
   errorBox.hidden = true;
   scores.clear();
   paintScores.clear();
+  paint.setInk(null);
   $("paint-digit").textContent = "?";
   inputView.getContext("2d").clearRect(0, 0, 28, 28);
   inside.clear();

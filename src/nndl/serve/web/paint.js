@@ -2,7 +2,8 @@
 // picture (red up, blue down); dragging the brush over it raises or lowers
 // the weights under it (POST /api/paint), and the network's answer on the
 // drawing changes as you paint.  One stroke, pointer down to up, is one step
-// that Undo takes back.
+// that Undo takes back.  The drawing's ink shows faintly over the weights, so
+// you can see which weights it meets.
 
 import { paintSigned } from "./colours.js";
 
@@ -26,11 +27,19 @@ export function createPaint(canvas, { send, onPainted }) {
   let last = null;
   let inFlight = false;
   let strokes = 0;
+  let ink = null; // the drawing's 784 bytes, or null
 
   function show(w, keepScale) {
     weights = w;
     if (!keepScale) scale = Math.max(1e-12, ...w.map(Math.abs));
     paintSigned(canvas, w, scale);
+    if (!ink) return;
+    const ctx = canvas.getContext("2d");
+    ink.forEach((v, i) => {
+      if (v < 32) return;
+      ctx.fillStyle = `rgba(29, 34, 48, ${(0.35 * v) / 255})`;
+      ctx.fillRect(i % SIDE, Math.floor(i / SIDE), 1, 1);
+    });
   }
 
   // All of a stroke is sent and answered: say so (the page's tests wait on it).
@@ -92,6 +101,10 @@ export function createPaint(canvas, { send, onPainted }) {
     },
     refresh(w) {
       if (weights) show(w, true);
+    },
+    setInk(rows) {
+      ink = rows ? rows.flat() : null;
+      if (weights) show(weights, true);
     },
     neuron: () => neuron,
   };
