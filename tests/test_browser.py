@@ -183,7 +183,7 @@ def test_measure_how_far_the_reading_stretches(page, digit_model, mnist):
         assert json.loads(figure.get_attribute("data-accuracies")) == curve.accuracies
         last = curve.amounts[-1]
         assert figure.locator("figcaption").inner_text() == (
-            f"{curve.distortion}: {100 * curve.accuracies[-1]:.1f} % at {last:g}"
+            f"{curve.distortion}: {100 * curve.accuracies[-1]:.1f} % right at {last:g}"
         )
         assert figure.locator("circle").count() == len(curve.amounts)
 

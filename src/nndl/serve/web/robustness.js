@@ -51,7 +51,7 @@ function chart(curve) {
   s.setAttribute("aria-label", `accuracy from ${ends[0]} to ${ends[1]} ${curve.unit} of ${curve.distortion}`);
   const caption = document.createElement("figcaption");
   const worst = curve.accuracies[curve.accuracies.length - 1];
-  caption.textContent = `${curve.distortion}: ${(100 * worst).toFixed(1)} % at ${ends[1]}`;
+  caption.textContent = `${curve.distortion}: ${(100 * worst).toFixed(1)} % right at ${ends[1]}`;
   box.append(caption, s);
   return box;
 }

@@ -31,11 +31,12 @@ function linearTicks(lo, hi, n) {
   return ticks;
 }
 
-// 1-2-5 ticks on a log scale from lo to hi.
+// 1-2-5 ticks on a log scale from lo to hi (powers of ten alone over more than three decades).
 function logTicks(lo, hi) {
   const ticks = [];
+  const steps = hi / lo > 1000 ? [1] : [1, 2, 5];
   for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++) {
-    for (const m of [1, 2, 5]) {
+    for (const m of steps) {
       const t = m * 10 ** p;
       if (t >= lo * 0.999 && t <= hi * 1.001) ticks.push(t);
     }
