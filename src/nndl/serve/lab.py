@@ -103,6 +103,7 @@ PRESETS = [
     {"name": "η = 0.001 (too small)", "settings": {"eta": 0.001}},
     {"name": "η = 100 (too large)", "settings": {"eta": 100.0}},
     {"name": "100 hidden neurons", "settings": {"sizes": [784, 100, 10]}},
+    {"name": "Three hidden layers", "settings": {"sizes": [784, 30, 30, 30, 10]}},
 ]
 
 log = logging.getLogger(__name__)
