@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -150,7 +151,18 @@ def _factory_defaults(app, what, name, obj, options, signature, return_annotatio
     return None
 
 
+#: The chapter page's widgets: the very files ``nndl serve`` serves, copied
+#: into the site as ``_static/chapter/`` for docs/chapter.md (one source).
+CHAPTER_WIDGETS = ROOT / "src" / "nndl" / "serve" / "web" / "chapter"
+
+
+def _copy_widgets(app, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        shutil.copytree(CHAPTER_WIDGETS, Path(app.outdir) / "_static" / "chapter", dirs_exist_ok=True)
+
+
 def setup(app) -> None:
+    app.connect("build-finished", _copy_widgets)
     app.connect("autodoc-process-signature", _factory_defaults)
     app.connect("source-read", _source_read)
     app.connect("missing-reference", _resolve_short_names)
@@ -181,4 +193,5 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_show_sourcelink = False
+html_sidebars = {"chapter": []}  # the widgets get the page's width
 html_last_updated_fmt = None

@@ -125,3 +125,57 @@ def test_every_public_module_has_an_api_page() -> None:
         text = page.read_text(encoding="utf-8")
         assert f".. automodule:: {module}" in text, f"{page.name} does not document {module}"
         assert module in toc, f"{module} is not in docs/reference/api/index.rst"
+
+
+@pytest.mark.slow
+@pytest.mark.docs
+@pytest.mark.browser
+def test_the_chapter_widgets_work_from_disk_offline(site: Path) -> None:
+    """The built chapter page opened from disk in Chromium, every request
+    to anything but a file refused: the widgets draw, their functions are
+    nndl's Python's, a slider moves the numbers as Python says, and nothing
+    fails (no script error, no console error but the theme's) or is fetched
+    from elsewhere."""
+    from chapter_page import check_descent_functions, check_perceptron_functions, check_the_neuron_slider
+    from playwright.sync_api import sync_playwright
+    from test_browser import ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+        pytest.skip("needs Chromium (apt-get install chromium); CI installs it")
+    page_file = site / "chapter.html"
+    assert (site / "_static" / "chapter" / "perceptron.js").read_bytes() == (
+        ROOT / "src" / "nndl" / "serve" / "web" / "chapter" / "perceptron.js"
+    ).read_bytes()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            problems: list[str] = []
+
+            def only_files(route) -> None:
+                if route.request.url.startswith("file:"):
+                    route.continue_()
+                else:
+                    problems.append(f"asked the network for {route.request.url}")
+                    route.abort()
+
+            context.route("**/*", only_files)
+            page = context.new_page()
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            # the theme's own script's messages are the whole site's business, not the widgets'
+            theme = "/_static/scripts/pydata-sphinx-theme.js"
+            page.on(
+                "console", lambda m: m.type == "error" and theme not in m.location["url"] and problems.append(m.text)
+            )
+            page.goto(page_file.as_uri())
+            page.wait_for_selector("[data-widget=minibatch] dd[data-key=cost20]")
+            widgets = page.eval_on_selector_all(
+                "[data-widget]", "els => els.map(e => e.classList.contains('nndl-widget'))"
+            )
+            assert len(widgets) == 9 and all(widgets)
+            check_perceptron_functions(page)
+            check_descent_functions(page)
+            check_the_neuron_slider(page)
+            assert problems == [], problems
+        finally:
+            browser.close()

@@ -200,7 +200,7 @@ GOOD = np.zeros((28, 28), int).tolist()
         ([1, 2, 3], 400, "the request body must be a JSON object, got list"),
         (b"{not json", 400, "the request body is not JSON"),
         (b"[" * 50_000, 400, "the request body is not JSON"),
-        (b" " * (MAX_JSON + 1), 413, f"over {MAX_JSON:,} bytes"),
+        (b" " * (MAX_JSON + 1), 413, f"at most {MAX_JSON:,} are accepted"),
     ],
 )
 def test_bad_lessons_are_refused_and_change_nothing(server, body, status, words):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from drawing import draw, encode
-from live import Events, call, fetch, running
+from live import Events, call, fetch, post, running
 from PIL import Image
 
 import nndl
@@ -134,10 +134,10 @@ def test_an_engine_that_cannot_run_here_gets_400(server, monkeypatch):
 @pytest.mark.parametrize(
     "raw, status, words",
     [
-        (b'{"epochs": 3', 400, "must be a JSON object"),
+        (b'{"epochs": 3', 400, "is not JSON"),
         (b'{"eta": NaN}', 400, "NaN is not a number JSON allows"),
         (b'{"eta": Infinity}', 400, "Infinity"),
-        (b"\xff\xfe", 400, "must be a JSON object"),
+        (b"\xff\xfe", 400, "is not JSON"),
         (b'{"sizes": [' + b"[" * 100_000, 413, "at most 4,096"),
     ],
 )
@@ -384,7 +384,7 @@ def test_use_sends_the_network_to_the_draw_page(server, tmp_path):
     status, answer = call(server, "POST", f"/api/runs/{run['id']}/use")
     assert status == 200 and answer["run"] == run["id"]
     assert f"run {run['id']}, after epoch 0" in call(server, "GET", "/api/network/source")[1]["label"]
-    status, answer = call(server, "POST", "/api/predict", raw=encode(draw(7)))
+    status, answer = post(server, encode(draw(7)))  # an image, as image/png
     assert status == 200
     (tmp_path / "m.npz").write_bytes(fetch(server, f"/api/runs/{run['id']}/model")[2])
     net = nndl.Network.load(tmp_path / "m.npz")
@@ -471,6 +471,78 @@ def test_ctrl_c_stops_the_server_and_its_run(digit_model):
             proc.wait()
     errors = proc.stderr.read()
     assert errors.strip() == "nndl serve: interrupted", errors
+
+
+# -- the run's pieces, without threads ------------------------------------------------------
+
+
+def test_the_painter_tells_what_it_is_fed(small):
+    """A painter fed typed events by hand: what each makes the watchers see."""
+    from nndl.serve.painter import Costs, End, Painter, Picture, StateChange
+
+    now = [0.0]
+    painter = Painter(small.test, batches=300, clock=lambda: now[0])
+    said = painter.tell(Costs(0, 0, np.full(150, 0.5)))
+    assert said == [
+        (
+            "progress",
+            {"position": {"epoch": 0, "batch": 150, "batches": 300}, "points": [[round(1 / 3, 5), 0.5], [0.5, 0.5]]},
+        )
+    ]
+    assert painter.tell(Costs(0, 150, np.full(10, 0.25))) == []  # too soon after the last: kept for the next
+    said = painter.tell(StateChange("paused", {"epoch": 0, "batch": 160, "batches": 300}, None, 1))
+    assert [kind for kind, _ in said] == ["progress", "state"] and said[0][1]["points"] == [[round(160 / 300, 5), 0.25]]
+    assert said[1][1] == {"state": "paused", "position": {"epoch": 0, "batch": 160, "batches": 300}, "error": None}
+    net = nndl.Network([784, 30, 10], seed=1)
+    params = labs._copy(net, {})
+    drawn = painter.draw(Picture(params, 0))
+    said = painter.tell(drawn)
+    assert [kind for kind, _ in said] == ["progress", "frame"] and said[1][1]["frames"] == 1
+    frame = said[1][1]["frame"]
+    assert np.array(frame["confusion"]).sum() == len(small.test)
+    assert frame["answers"] == net.predict(small.test.images[: labs.SAMPLES]).tolist()
+    assert painter.tell(End("stopped")) == [("state", {**painter.shown, "state": "stopped"})]
+    assert len(painter.frames) == 1 and painter.shown["state"] == "stopped"
+
+
+def test_the_commands_state_machine():
+    """Controls on their own: what the trainer is told to do after each command."""
+    from nndl.serve.controls import BATCHES_PER_LOOK, Controls
+
+    told = []
+    c = Controls(1, batches=5000, paused=False, tell=told.append)
+    assert c.next(0, 0) == BATCHES_PER_LOOK and told == []
+    done = c.pause()
+    assert not done() and c.next(0, 5) is None  # the trainer waits
+    assert [t.state for t in told] == ["paused"] and not done()  # not yet heard by the watchers
+    c.told(told[-1])
+    assert done()
+    step = c.step("batch")
+    assert c.next(0, 5) == 1 and told[-1].state == "training" and not step()
+    assert c.next(0, 6) is None and told[-1].state == "paused"
+    c.told(told[-2]), c.told(told[-1])
+    assert step()
+    c.step("epoch")
+    assert c.next(0, 6) == 4994
+    with pytest.raises(labs.RunStateError, match="pause it before stepping"):
+        c.step()
+    assert not c.stop()() and c.next(1, 0) == 0
+    c.end("stopped")
+    with pytest.raises(labs.RunStateError, match="has stopped"):
+        c.resume()
+
+
+def test_a_bug_in_a_lab_route_is_500_not_404(digit_model, small, monkeypatch):
+    lab = Lab(small)
+
+    def broken():
+        return {}["a bug"]
+
+    monkeypatch.setattr(lab, "runs", broken)
+    with running(digit_model, lab=lab) as base:
+        status, answer = call(base, "GET", "/api/runs")
+        assert status == 500 and "KeyError" in answer["error"]
+        assert call(base, "GET", "/api/runs/9")[0] == 404  # a run that is not there is still 404
 
 
 def test_frames_hold_gradient_sizes_and_the_hidden_map(server, small, tmp_path):

@@ -112,7 +112,8 @@ def raw_request(base: str, head: str, body_chunks, pause: float = 0.0) -> tuple[
 def test_declared_oversized_body_is_refused_before_it_is_read(server):
     # claims a gigabyte, sends 64 KiB and waits: the answer comes without the rest
     head = (
-        f"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: {2**30}\r\n\r\n"
+        f"POST /api/predict HTTP/1.1\r\nHost: {urlsplit(server).netloc}\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {2**30}\r\n\r\n"
     )
     t0 = time.perf_counter()
     answer, sent = raw_request(server, head, [b"\0" * 65536] + [b""] * 50, pause=0.02)
@@ -124,7 +125,10 @@ def test_declared_oversized_body_is_refused_before_it_is_read(server):
 def test_streamed_oversized_body_is_cut_off(server):
     # no Content-Length: the body is counted as it streams in, and refused
     # once it passes the bound, long before the 64 MiB the client would send
-    head = "POST /api/predict HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = (
+        f"POST /api/predict HTTP/1.1\r\nHost: {urlsplit(server).netloc}\r\nContent-Type: image/png\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
     piece = 65536
     chunk = f"{piece:x}\r\n".encode() + b"\0" * piece + b"\r\n"
     answer, sent = raw_request(server, head, (chunk for _ in range(1024)))

@@ -55,9 +55,10 @@ def json_answer(raw: bytes) -> tuple[int, dict]:
     return status, json.loads(body)
 
 
-def head(content_length: int, path: str = "/api/predict", extra: str = "") -> bytes:
+def head(content_length: int, path: str = "/api/predict", extra: str = "", base: str = "http://localhost/") -> bytes:
+    """A request's head; ``base``: the server it is for (its ``Host``)."""
     return (
-        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {urlsplit(base).netloc}\r\nContent-Type: image/png\r\n"
         f"Content-Length: {content_length}\r\n{extra}\r\n"
     ).encode()
 
@@ -118,7 +119,7 @@ def test_a_short_body_gets_408_in_json(digit_model):
     """Content-Length 10,000, 100 bytes sent, then silence: the API stops
     waiting, says so in JSON and closes the connection."""
     with running(digit_model, body_timeout=1, request_timeout=PATIENCE) as base, connect(base) as s:
-        s.sendall(head(10_000) + b"\x89PNG" + bytes(96))
+        s.sendall(head(10_000, base=base) + b"\x89PNG" + bytes(96))
         status, answer = json_answer(until_closed(s))
         assert status == 408 and "did not arrive within 1 s (100 bytes came)" in answer["error"]
         assert post(base, PNG)[0] == 200
@@ -132,7 +133,7 @@ def test_a_full_house_gets_503_in_json_then_is_served(digit_model):
         busy = [connect(base) for _ in range(4)]
         try:
             for s in busy:  # each sends a head and waits for 100 Continue: the server is reading its body
-                s.sendall(head(1000, extra="Expect: 100-continue\r\n"))
+                s.sendall(head(1000, extra="Expect: 100-continue\r\n", base=base))
                 assert s.recv(100).startswith(b"HTTP/1.1 100"), "no 100 Continue"
                 s.sendall(b"\x89PNG")
             status, answer = post(base, PNG)

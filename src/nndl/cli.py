@@ -583,17 +583,47 @@ def add_serve(sub) -> None:
         "--dataset", metavar="DIR", help="folder of your handwriting set (default: handwriting in your data folder)"
     )
     p.add_argument("--save-to", metavar="NEW.npz", help="write the network taught on the page to this new file")
+    p.add_argument(
+        "--token",
+        help="the secret every request must carry (default: $NNDL_TOKEN; beyond 127.0.0.1 a new random one)",
+    )
+    p.add_argument(
+        "--no-token",
+        action="store_true",
+        help="ask no secret even when listening beyond this machine (anyone who can reach the port may use it)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name the server also answers to on 127.0.0.1 (e.g. a reverse proxy's); may be repeated",
+    )
     p.set_defaults(run=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from .predict import load_model
-    from .serve import check_installed, check_save_to, serve
+    from .serve import check_installed, check_save_to, check_token, serve
 
     check_installed()
     save_to = None if args.save_to is None else check_save_to(args.save_to)
+    if args.token is not None and args.no_token:
+        raise ConfigError("--token and --no-token contradict each other: give one")
+    token = args.token if args.token is not None else None if args.no_token else os.environ.get("NNDL_TOKEN")
+    token = None if token is None else check_token(token)
     net = load_model(args.model, say=_say)
-    serve(net, args.host, args.port, say=_say, dataset=args.dataset, save_to=save_to)
+    serve(
+        net,
+        args.host,
+        args.port,
+        say=_say,
+        token=token,
+        no_token=args.no_token,
+        allow_hosts=args.allow_host,
+        dataset=args.dataset,
+        save_to=save_to,
+    )
     return 0
 
 

@@ -9,7 +9,8 @@ plain HTML, CSS and JavaScript in ``web/``.
 
 from __future__ import annotations
 
+from .gate import check_token
 from .inside_api import check_save_to
 from .server import check_installed, serve
 
-__all__ = ["check_installed", "check_save_to", "serve"]
+__all__ = ["check_installed", "check_save_to", "check_token", "serve"]

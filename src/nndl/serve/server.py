@@ -30,17 +30,17 @@ import ipaddress
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, DataError, require
+from ..errors import ConfigError, require
 from ..network import Network
+from .gate import Gate, Policy, is_loopback, new_token
 
 if TYPE_CHECKING:
     import asyncio
 
-    import numpy as np
     import starlette.applications
     import uvicorn
     from starlette.types import Receive, Scope, Send
@@ -79,66 +79,31 @@ def create_app(
     dataset: str | os.PathLike | None = None,
     save_to: str | os.PathLike | None = None,
     lab: Lab | None = None,
+    policy: Policy,
 ) -> starlette.applications.Starlette:
     """The Starlette application serving the page and ``/api/predict`` for
     ``net``, with the routes of :mod:`nndl.serve.inside_api` (``dataset``: the
     handwriting set's folder; ``save_to``: where the taught network goes)
     and of the training lab, :mod:`nndl.serve.lab_api`, for ``lab`` (default: a
-    new :class:`~nndl.serve.lab.Lab` on the bundled MNIST)."""
+    new :class:`~nndl.serve.lab.Lab` on the bundled MNIST), the whole behind
+    :class:`~nndl.serve.gate.Gate` with ``policy`` (who may come in)."""
     check_installed()
     import anyio
     from starlette.applications import Starlette
-    from starlette.exceptions import HTTPException
-    from starlette.requests import ClientDisconnect, Request
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    from ..images import load_digit
     from ..inside import Lessons
     from ..predict import predict_digits
     from .inside_api import inside_routes
     from .lab import Lab
     from .lab_api import routes as lab_routes
+    from .routes import handlers, read_digit
 
     web = files("nndl.serve") / "web"
-    decoders = anyio.CapacityLimiter(DECODERS)
-
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
-
-    async def read_body(request: Request) -> bytes:
-        """The body, or an HTTPException as soon as it is known to be too big."""
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not (declared.isascii() and declared.isdigit()):
-                raise HTTPException(400, f"Content-Length must be a number of bytes, got {declared[:40]!r}")
-            if int(declared) > max_body:
-                raise HTTPException(413, f"the image is {int(declared):,} bytes; at most {max_body:,} are accepted")
-        chunks, size = [], 0
-        with anyio.move_on_after(body_timeout) as waiting:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_body:
-                    raise HTTPException(413, f"the image is over {max_body:,} bytes, the most accepted")
-                chunks.append(chunk)
-        if waiting.cancelled_caught:
-            late = f"the body did not arrive within {body_timeout:g} s ({size:,} bytes came)"
-            raise HTTPException(408, late, headers={"Connection": "close"})
-        return b"".join(chunks)
-
-    async def read_digit(request: Request) -> np.ndarray:
-        """The 28 x 28 input made from the image in the body, or an HTTPException."""
-        try:
-            body = await read_body(request)
-        except ClientDisconnect:  # nobody is left to answer
-            raise HTTPException(400, "the client went away before sending the whole body") from None
-        if not body:
-            raise HTTPException(400, "the request body is empty: send an image file's bytes (e.g. a PNG) as the body")
-        try:
-            return await anyio.to_thread.run_sync(load_digit, body, "the request body", limiter=decoders)
-        except DataError as e:
-            raise HTTPException(400, str(e)) from None
 
     async def api_predict(request: Request) -> JSONResponse:
         digit = await read_digit(request)
@@ -148,26 +113,26 @@ def create_app(
     async def index(request: Request) -> FileResponse:
         return FileResponse(str(web / "index.html"), media_type="text/html")
 
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        answer = error(exc.status_code, str(exc.detail))
-        answer.headers.update(exc.headers or {})
-        return answer
-
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        return error(500, f"the server failed on this request ({type(exc).__name__}); it goes on serving")
+    async def chapter(request: Request) -> FileResponse:
+        return FileResponse(str(web / "chapter.html"), media_type="text/html")
 
     lessons = Lessons(net)  # the draw page's network, taught in place, or replaced by a run of the lab
     lab = Lab() if lab is None else lab
     app = Starlette(
         routes=[
             Route("/", index),
+            Route("/chapter", chapter),
             Route("/api/predict", api_predict, methods=["POST"]),
-            *inside_routes(net, read_digit, dataset=dataset, save_to=save_to, lessons=lessons),
+            *inside_routes(net, dataset=dataset, save_to=save_to, lessons=lessons),
             *lab_routes(lab),
             Mount("/static", StaticFiles(directory=str(web)), name="static"),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},  # type: ignore[dict-item]  # Starlette's types want (Request, Exception)
+        exception_handlers=handlers(),
+        middleware=[Middleware(Gate, policy=policy)],  # before any route: Host, token, Origin
     )
+    # what every route reads (nndl.serve.routes): the body's bounds, the image decoders
+    app.state.max_body, app.state.body_timeout = max_body, body_timeout
+    app.state.decoders = anyio.CapacityLimiter(DECODERS)
     app.state.lab, app.state.lessons = lab, lessons
     return app
 
@@ -191,9 +156,19 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url(sock: socket.socket) -> str:
+def loopback(sock: socket.socket) -> bool:
+    """Whether ``sock`` listens on this machine only."""
+    return is_loopback(sock.getsockname()[0])
+
+
+def url(sock: socket.socket, path: str = "", token: str | None = None) -> str:
+    """The address of ``path`` on ``sock`` (this machine's loopback address where
+    it listens on every address), with ``token`` in the query if given."""
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    if ipaddress.ip_address(host).is_unspecified:
+        host = "::1" if ":" in host else "127.0.0.1"
+    query = f"?token={token}" if token else ""
+    return f"http://[{host}]:{port}/{path}{query}" if ":" in host else f"http://{host}:{port}/{path}{query}"
 
 
 def make_server(
@@ -203,10 +178,14 @@ def make_server(
     max_connections: int = MAX_CONNECTIONS,
     request_timeout: float = REQUEST_TIMEOUT,
     keep_alive: int = KEEP_ALIVE,
+    token: str | None = None,
+    allow_hosts: Iterable[str] = (),
     **app_options: Any,
 ) -> uvicorn.Server:
     """A uvicorn server for :func:`create_app` (``net``), to be run on ``sock``
     with ``server.run(sockets=[sock])``; set ``server.should_exit`` to stop it.
+    ``token`` (None: none) is asked of every request; while ``sock`` listens
+    on loopback, ``Host`` must name this machine or one of ``allow_hosts``.
 
     It speaks HTTP/1.1 only (no WebSocket upgrade), through
     :func:`guarded_protocol`'s limits."""
@@ -221,7 +200,8 @@ def make_server(
             await asyncio.to_thread(app.state.lab.close)
             await super().shutdown(sockets)
 
-    app = create_app(net, **app_options)
+    policy = Policy.make(sock.getsockname()[1], loopback(sock), allow_hosts, token)
+    app = create_app(net, policy=policy, **app_options)
     config = uvicorn.Config(
         app,
         http=guarded_protocol(max_connections, request_timeout),
@@ -322,15 +302,38 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     say: Callable[[str], None] | None = None,
+    *,
+    token: str | None = None,
+    no_token: bool = False,
+    allow_hosts: Iterable[str] = (),
     **app_options: Any,
 ) -> None:
     """Serve the page and the API for ``net`` until interrupted
-    (``app_options`` go to :func:`create_app`)."""
+    (``app_options`` go to :func:`create_app`).
+
+    Listening beyond loopback asks every request for a token: ``token`` if
+    given, else a new random one, printed in the addresses; ``no_token``
+    turns that off, with a warning.  On loopback a ``token`` given is asked too."""
     say = say or print
+    if token is not None and no_token:
+        raise ConfigError("--token and --no-token contradict each other: give one")
     sock = listen(host, port)
-    server = make_server(net, sock, **app_options)
-    say(f"Draw a digit at {url(sock)}, watch a network learn at {url(sock)}train (Ctrl-C stops the server)")
-    if not ipaddress.ip_address(sock.getsockname()[0]).is_loopback:
-        say("Note: this address is reachable from other machines, not only this one")
+    local = loopback(sock)
+    if token is None and not local and not no_token:
+        token = new_token()
+    server = make_server(net, sock, token=token, allow_hosts=allow_hosts, **app_options)
+    say(
+        f"Draw a digit at {url(sock, '', token)}, watch a network learn at {url(sock, 'train', token)} "
+        "(Ctrl-C stops the server)"
+    )
+    if not local:
+        name = socket.gethostname()
+        other = f"http://{name}:{sock.getsockname()[1]}/" + (f"?token={token}" if token else "")
+        say(f"Other machines can reach this server, at {other} for example")
+        if token is None:
+            say(
+                "Warning: --no-token: anyone who can reach this port can read and change your handwriting set "
+                "and the network, and start runs"
+            )
     with sock:
         server.run(sockets=[sock])
