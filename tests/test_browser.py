@@ -159,9 +159,10 @@ def test_paint_a_neurons_weights_then_undo(page):
     np.testing.assert_allclose(shown, look(after, drawing).scores, atol=5e-4)
     assert page.locator("#paint-digit").inner_text() == str(int(np.argmax(look(after, drawing).scores)))
     a = look(after, drawing).activations[0][4]
-    assert f"Neuron 4 on your drawing: z = {look(after, drawing).zs[0][4]:.2f}, a = {a:.3f}." in page.locator(
-        "#paint-status"
-    ).inner_text()
+    assert (
+        f"Neuron 4 on your drawing: z = {look(after, drawing).zs[0][4]:.2f}, a = {a:.3f}."
+        in page.locator("#paint-status").inner_text()
+    )
     page.click("#paint-undo")
     page.wait_for_function("document.getElementById('paint-status').textContent.startsWith('Undone')")
     for mine, then in zip(network_of(page).weights + network_of(page).biases, before.weights + before.biases):

@@ -290,9 +290,7 @@ class Lessons:
             bias_changes=bias_changes,
         )
 
-    def paint(
-        self, neuron: int, dabs: np.ndarray, radius: float, amount: float, new_stroke: bool = True
-    ) -> np.ndarray:
+    def paint(self, neuron: int, dabs: np.ndarray, radius: float, amount: float, new_stroke: bool = True) -> np.ndarray:
         """Add ``amount * brush(dabs, radius)`` to the incoming weights of
         neuron ``neuron`` of the first layer after the input (28 x 28
         weights); returns them.  A ``new_stroke`` is one step to undo; more
