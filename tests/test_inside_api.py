@@ -223,6 +223,15 @@ def test_save_to_writes_the_taught_network_to_a_new_file_only(digit_model, sampl
         call(base, "/api/undo", {})
         for mine, original in zip(params(Network.load(target)), params(Network.load(digit_model))):
             assert np.array_equal(mine, original)
+        # a painted stroke is written too, and its undo
+        _, stroke = call(base, "/api/paint", {"neuron": 1, "dabs": [[5, 5]], "radius": 1, "amount": 1})
+        assert stroke["saved_to"] == str(target)
+        for mine, served in zip(params(Network.load(target)), params(downloaded(base))):
+            assert np.array_equal(mine, served)
+        assert not np.array_equal(Network.load(target).weights[0], Network.load(digit_model).weights[0])
+        call(base, "/api/undo", {})
+        for mine, original in zip(params(Network.load(target)), params(Network.load(digit_model))):
+            assert np.array_equal(mine, original)
         assert call(base, "/api/network")[1]["save_to"] == str(target)
     assert digest(digit_model) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taught.npz"]  # no temporary files left

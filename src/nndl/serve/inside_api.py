@@ -22,7 +22,8 @@ one digit, and keeping a handwriting set -- routes mounted by
                            incoming weights with a soft brush
                            (:meth:`~nndl.inside.Lessons.paint`); answers its
                            784 weights, and the scores and the neuron's ``z``
-                           and ``a`` on ``input``
+                           and ``a`` on ``input`` (written to ``--save-to``,
+                           if given, like a lesson)
 ``POST /api/undo``         puts back the parameters from before the last step
                            (or stroke)
 ``GET /api/robustness``    the network's accuracy on 1,000 test digits as they
@@ -326,7 +327,12 @@ def inside_routes(
 
         def paint() -> dict:
             with lessons.lock:
-                return {**painted(lessons, neuron, body, new_stroke, digit), **network_state()}
+                answer = painted(lessons, neuron, body, new_stroke, digit)
+                try:
+                    saved = save_network()
+                except NNDLError as e:
+                    raise DataError(f"painted, but {e}; undo to keep the network and that file in step") from None
+                return {**answer, "saved_to": saved, **network_state()}
 
         return JSONResponse(await anyio.to_thread.run_sync(paint))
 
