@@ -140,7 +140,8 @@ const paint = createPaint($("paint-canvas"), {
     inside.setNetwork(network);
     if (answer.scores) showPaintScores(answer.scores);
     $("paint-undo").disabled = answer.undo === 0;
-    const changes = `${answer.steps} change${answer.steps === 1 ? "" : "s"} to the network so far.`;
+    const written = answer.saved_to ? ` Written to ${answer.saved_to}.` : "";
+    const changes = `${answer.steps} change${answer.steps === 1 ? "" : "s"} to the network so far.${written}`;
     const seen = answer.a === null ? "" : `Neuron ${answer.neuron} on your drawing: z = ${answer.z.toFixed(2)}, a = ${answer.a.toFixed(3)}. `;
     $("paint-status").textContent = seen + changes;
     markStale(answer.version);
