@@ -21,6 +21,7 @@ ROOT = DOCS.parent
 # The nndl beside these docs, installed or not, for the API reference and for
 # the kernel that runs the chapter's notebook.
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(DOCS / "_ext"))  # this site's own Sphinx extensions
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
 
 import nndl  # noqa: E402
@@ -34,7 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "numpydoc",
-    "sphinx.ext.mathjax",
+    "mathml",  # formulas typeset by the browser, nothing fetched (docs/_ext/mathml.py)
     "sphinx.ext.viewcode",
     "sphinxarg.ext",
     "myst_nb",
@@ -61,6 +62,8 @@ nitpick_ignore_regex = [
     (r"py:(class|obj|data)", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|Path|NDArray|ArrayLike|DTypeLike)"),
     (r"py:(class|obj|data)", r"(IO|BinaryIO|TextIO|Literal|Self|ClassVar|Generator|PathLike|Figure|Axes|H11Protocol)"),
     (r"py:(class|obj|data)", r"(SharedVariable|TensorVariable)"),  # PyTensor's, in a dataclass field
+    # Starlette's, in the server's signatures (imported for type checking only), and a type variable
+    (r"py:(class|obj|data)", r"(ASGIApp|Scope|Receive|Send|Request|Response|JSONResponse|nndl\.serve\.routes\.T)"),
 ]
 
 # -- API reference -----------------------------------------------------------
@@ -161,8 +164,19 @@ def _copy_widgets(app, exception) -> None:
         shutil.copytree(CHAPTER_WIDGETS, Path(app.outdir) / "_static" / "chapter", dirs_exist_ok=True)
 
 
+def _drop_modules_without_source(app) -> list:
+    """viewcode's index of source pages also lists the modules it found no
+    source for (``builtins``), linking to pages it never writes: forget them
+    before it writes the index."""
+    modules = getattr(app.env, "_viewcode_modules", {})
+    for name in [name for name, entry in modules.items() if entry is False]:
+        del modules[name]
+    return []
+
+
 def setup(app) -> None:
     app.connect("build-finished", _copy_widgets)
+    app.connect("html-collect-pages", _drop_modules_without_source, priority=400)
     app.connect("autodoc-process-signature", _factory_defaults)
     app.connect("source-read", _source_read)
     app.connect("missing-reference", _resolve_short_names)
@@ -184,6 +198,9 @@ myst_heading_anchors = 3
 # -- HTML --------------------------------------------------------------------
 
 html_theme = "pydata_sphinx_theme"
+html_math_renderer = "mathml"
+html_favicon = "images/favicon.svg"
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system is
 html_title = f"nndl {release}"
 html_static_path: list[str] = []
 html_theme_options = {
@@ -192,6 +209,8 @@ html_theme_options = {
     "header_links_before_dropdown": 6,
     "secondary_sidebar_items": ["page-toc"],
 }
+# Pages with no pages under them have no section to navigate: no left sidebar.
+html_sidebars = {page: [] for page in ("index", "getting-started", "reference/cli", "contributing")}
 html_show_sourcelink = False
 html_sidebars = {"chapter": []}  # the widgets get the page's width
 html_last_updated_fmt = None

@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import zipfile
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nndl import DataError, Dataset, History, Network, Split, TrainConfig, train
+from nndl import DataError, Dataset, History, Network, Split, TrainConfig, loop, train
 from nndl.checkpoint import Checkpointer, StoppedAtOnce, load_checkpoint
 from nndl.history import EpochResult
 from nndl.loop import Interrupted, Position
@@ -276,6 +277,23 @@ def settings_with(path, **changes):
     with np.load(path) as f:
         settings = json.loads(str(f["settings"]))
     return np.array(json.dumps({**settings, **changes}))
+
+
+@pytest.mark.parametrize("order", [[0, 1, 1, 3], [0, 1, 2, 4], [-1, 1, 2, 3], [3, 2, 1, 0]])
+def test_one_permutation_check_for_checkpoints_and_sgd(good_checkpoint, monkeypatch, order):
+    """A checkpoint's order and SGD's ``start`` are checked by one function,
+    :func:`nndl.loop.is_permutation`: what it refuses, both refuse."""
+    saved = np.array(order * 625, np.int64) + np.repeat(np.arange(625) * 4, 4)  # 2,500 places
+    if min(order) < 0:  # the negative index stays negative
+        saved[saved == saved.min()] = -1
+    verdict = loop.is_permutation(saved)
+    assert verdict == (sorted(order) == [0, 1, 2, 3])
+    monkeypatch.setattr(loop, "is_permutation", lambda o: not verdict)  # the one check, turned round
+    doctor(good_checkpoint, order=saved)
+    with pytest.raises(DataError, match="order must be a permutation") if verdict else nullcontext():
+        load_checkpoint(good_checkpoint)
+    with pytest.raises(DataError, match="order must be a permutation") if verdict else nullcontext():
+        loop.check_position(Position(0, saved, 0), len(saved), 250)
 
 
 @pytest.mark.parametrize(

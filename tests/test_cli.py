@@ -186,3 +186,37 @@ def test_expand_trains_each_epoch_on_that_epochs_distortions(tmp_path, tiny_npz)
     plain, _ = train(TrainConfig(sizes=(784, 8, 10), epochs=2, batch_size=5, seed=4), data=data, log=None)
     assert not np.array_equal(plain.weights[0], net.weights[0])
     assert main(["train", "--data", str(tiny_npz), "--sizes", "784", "8", "10", "--epochs", "1", "--expand"]) == 0
+
+
+@pytest.fixture(scope="module")
+def part_of_mnist(tmp_path_factory, mnist):
+    path = tmp_path_factory.mktemp("part") / "part.npz"
+    np.savez(
+        path,
+        train_images=mnist.train.images[:6000],
+        train_labels=mnist.train.labels[:6000],
+        validation_images=mnist.validation.images[:1000],
+        validation_labels=mnist.validation.labels[:1000],
+        test_images=mnist.test.images[:3000],
+        test_labels=mnist.test.labels[:3000],
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["auto", "numba", "numpy", "reference", "torch", pytest.param("pytensor", marks=pytest.mark.slow)],
+)
+def test_epoch_lines_equal_evaluate_even_when_outputs_tie(tmp_path, capsys, part_of_mnist, engine):
+    """eta 100 saturates the outputs, so many test digits have several at
+    exactly 1.0: the epoch line breaks those ties as ``nndl evaluate`` does
+    (the first, as argmax), whichever engine trained."""
+    pytest.importorskip({"torch": "torch", "pytensor": "pytensor"}.get(engine, "numpy"))
+    from nndl.cli import main
+
+    model = tmp_path / "e100.npz"
+    data = ["--data", str(part_of_mnist)]
+    assert main(["train", *data, "--eta", "100", "--epochs", "3", "--engine", engine, "--save", str(model)]) == 0
+    last = epoch_lines(capsys.readouterr().out)[-1]
+    assert main(["evaluate", str(model), *data]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"{last[1]} / 3000 (")

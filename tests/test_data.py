@@ -53,6 +53,15 @@ def test_load_data_wrapper_has_the_books_formats():
     assert len(validation_data) == 10_000 and isinstance(validation_data[0][1], int)
 
 
+def test_load_data_wrapper_reads_the_users_file_once(tiny_npz, monkeypatch):
+    reads = []
+    read_npz = data_module._load_npz
+    monkeypatch.setattr(data_module, "_load_npz", lambda path: reads.append(path) or read_npz(path))
+    training_data, _, test_data = load_data_wrapper(tiny_npz)
+    assert reads == [tiny_npz]
+    assert len(training_data) + len(test_data) == len(load(tiny_npz).train) + len(load(tiny_npz).test)
+
+
 def test_vectorized_result():
     e = vectorized_result(3)
     assert e.shape == (10, 1) and e[3, 0] == 1.0 and e.sum() == 1.0
@@ -323,6 +332,28 @@ def test_the_nonzero_pixels_come_with_the_bundled_images(mnist):
         assert np.array_equal(np.repeat(np.arange(len(images)), np.diff(indptr)), rows)
         assert np.array_equal(pixels, cols) and pixels.dtype == np.uint16
         assert np.array_equal(values, images[rows, cols])
-    # only for the bundled arrays themselves: a slice or a copy has none
-    assert nonzero_pixels(mnist.train.images[:10]) is None
-    assert nonzero_pixels(mnist.train.images.copy()) is None
+    # only the bundled arrays themselves come from the cache: a slice or a
+    # copy has its pixels found anew, from what it holds
+    cached = nonzero_pixels(mnist.train.images)
+    assert nonzero_pixels(mnist.train.images)[0] is cached[0]
+    copy = mnist.train.images[:3000].copy()
+    assert nonzero_pixels(copy)[0] is not cached[0]
+    copy[0] = 0
+    indptr, pixels, values = nonzero_pixels(copy)
+    first, last = cached[0][1], cached[0][3000]  # images 1 to 2,999 in the cached lists
+    assert indptr[1] == 0 and np.array_equal(pixels, cached[1][first:last])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (2_000, 784), (3, 70_000)])
+def test_nonzero_pixels_of_any_images_are_numpys_nonzero(shape):
+    """The one builder of pixel lists (the cache's and the compiled engine's)
+    against NumPy's own ``nonzero``, across its blocks of images and with
+    images wider than a 16-bit index."""
+    images = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    images[images < 200] = 0
+    images[-1] = 0  # an image without ink
+    indptr, pixels, values = data_module.nonzero_pixels(images)
+    rows, cols = np.nonzero(images)
+    assert np.array_equal(np.repeat(np.arange(len(images)), np.diff(indptr)), rows)
+    assert np.array_equal(pixels, cols) and np.array_equal(values, images[rows, cols])
+    assert pixels.dtype == (np.uint16 if shape[1] <= 2**16 else np.int32)

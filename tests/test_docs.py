@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """The site, built as CI builds it, into a temporary folder."""
+    """The site, built as CI builds it, into a temporary folder; or the one
+    ``NNDL_DOCS_SITE`` names, which CI builds as the README says, in an
+    environment with only the docs extra."""
+    if os.environ.get("NNDL_DOCS_SITE"):
+        built = Path(os.environ["NNDL_DOCS_SITE"])
+        assert (built / "index.html").is_file(), f"NNDL_DOCS_SITE={built} holds no built site"
+        return built
     work = tmp_path_factory.mktemp("docs")
     # the notebook's kernel is the interpreter running the tests, whatever
     # kernels the machine has installed
@@ -179,3 +185,133 @@ def test_the_chapter_widgets_work_from_disk_offline(site: Path) -> None:
             assert problems == [], problems
         finally:
             browser.close()
+
+
+# What a page needs to show, by tag: an outside address in any of these is
+# a request the page makes as it loads (links a reader may follow are not).
+_LOADED = re.compile(
+    r"<(?:script|img|iframe|source|video|audio|embed|track)\b[^>]*\ssrc=[\"']([^\"']+)"
+    r"|<link\b(?=[^>]*\srel=[\"'](?:stylesheet|icon|shortcut icon|preload|modulepreload|manifest)[\"'])"
+    r"[^>]*\shref=[\"']([^\"']+)"
+    r"|<object\b[^>]*\sdata=[\"']([^\"']+)",
+    re.I,
+)
+_CSS_URL = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])([^\"')\s]+)", re.I)
+
+
+def _outside(url: str) -> bool:
+    return bool(re.match(r"(?i)(https?:)?//", url.strip()))
+
+
+@pytest.mark.slow
+@pytest.mark.docs
+def test_no_page_asks_an_outside_host_for_what_it_shows(site: Path) -> None:
+    """Scripts, styles, fonts, images and frames all come with the site, so
+    it shows the same offline; links to other sites may stay."""
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 40
+    found = []
+    for page in pages:
+        for match in _LOADED.finditer(page.read_text(encoding="utf-8")):
+            url = next(g for g in match.groups() if g)
+            if _outside(url):
+                found.append(f"{page.relative_to(site)}: {url}")
+    for sheet in sorted(site.rglob("*.css")):
+        found += [f"{sheet.relative_to(site)}: {u}" for u in _CSS_URL.findall(sheet.read_text("utf-8")) if _outside(u)]
+    assert not found, "pages that fetch from outside:\n" + "\n".join(found[:20])
+    # the scan sees what it looks for: the tutorial's figures and the theme's styles
+    tutorial = (site / "tutorial" / "chapter1.html").read_text(encoding="utf-8")
+    loaded = [next(g for g in m.groups() if g) for m in _LOADED.finditer(tutorial)]
+    assert any(u.endswith(".png") for u in loaded) and any(".css" in u for u in loaded)
+    assert "mathjax" not in " ".join(loaded).lower()
+
+
+@pytest.mark.slow
+@pytest.mark.docs
+@pytest.mark.browser
+def test_the_site_opened_from_disk_offline_shows_typeset_formulas(site: Path) -> None:
+    """Every page opened in Chromium from the disk, every request to the
+    network refused: nothing is refused (nothing was asked), no page logs an
+    error, and the tutorial's formulas are typeset, each a MathML ``math``
+    element the browser lays out with a size."""
+    from test_browser import ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+        pytest.skip("needs Chromium (apt-get install chromium); CI installs it")
+    from playwright.sync_api import sync_playwright
+
+    # the site's pages (not the theme's templates in _static), the highlighted
+    # source pages represented by their index
+    pages = [
+        p
+        for p in sorted(site.rglob("*.html"))
+        if "_static" not in p.parts and ("_modules" not in p.parts or p.parent.name == "_modules")
+    ]
+    refused: list[str] = []
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.route(re.compile(r"^(?!file:)"), lambda route: (refused.append(route.request.url), route.abort()))
+            page.on("console", lambda m: m.type == "error" and problems.append(f"{page.url}: {m.text}"))
+            page.on("pageerror", lambda e: problems.append(f"{page.url}: {e}"))
+            for path in pages:
+                page.goto(path.as_uri(), wait_until="load")
+                if path.name == "chapter1.html":
+                    sizes = page.eval_on_selector_all(
+                        "math", "ms => ms.map(m => [m.getBoundingClientRect().width, m.getBoundingClientRect().height])"
+                    )
+                    shown = page.eval_on_selector_all("div.math math", "ms => ms.length")
+                    text = page.inner_text("main")
+        finally:
+            browser.close()
+    assert not refused, f"requests outside the site: {refused[:10]}"
+    assert not problems, problems[:10]
+    assert len(sizes) >= 40 and shown >= 3, (len(sizes), shown)
+    assert all(w > 0 and h > 0 for w, h in sizes), sizes
+    assert "\\(" not in text and "\\begin" not in text and "$$" not in text  # no LaTeX left untypeset
+
+
+@pytest.mark.slow
+@pytest.mark.docs
+def test_every_link_within_the_site_leads_to_a_file_and_every_sidebar_has_links(site: Path) -> None:
+    """No page links to a page the build never wrote (as the source index once
+    did to ``builtins.html``); each page has an icon; a section navigation
+    shown in the left sidebar lists the section's pages."""
+    broken, empty = [], []
+    for page in sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts):
+        source = page.read_text(encoding="utf-8")
+        for url in re.findall(r'\s(?:href|src)="([^"#?]*)[^"]*"', source):
+            if url and not re.match(r"(?i)[a-z][a-z0-9+.-]*:|//", url) and not (page.parent / url).exists():
+                broken.append(f"{page.relative_to(site)}: {url}")
+        if page.name not in ("search.html", "genindex.html") and not re.search(r'<link rel="icon" href="[^"]+', source):
+            empty.append(f"{page.relative_to(site)}: no icon")
+        nav = re.search(r'aria-label="Section Navigation">.*?bd-toc-item navbar-nav">(.*?)</div>', source, re.S)
+        if nav and "<a " not in nav.group(1):
+            empty.append(f"{page.relative_to(site)}: empty section navigation")
+    assert not broken, broken[:20]
+    assert not empty, empty[:20]
+
+
+@pytest.mark.slow
+@pytest.mark.docs
+def test_each_modules_api_page_documents_its_classes_and_functions(site: Path) -> None:
+    """Every public class and function is on its module's page (a module the
+    build could not import, as ``nndl.sklearn`` once was, leaves its page
+    empty)."""
+    import importlib
+    import inspect
+
+    missing = []
+    for info in pkgutil.walk_packages(nndl.__path__, "nndl."):
+        name = info.name
+        if any(part.startswith("_") for part in name.split(".")) or name == "nndl.cli":
+            continue
+        module = importlib.import_module(name)
+        page = (site / "reference" / "api" / f"{name}.html").read_text(encoding="utf-8")
+        for attr, obj in vars(module).items():
+            own = (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", None) == name
+            if own and not attr.startswith("_") and f'id="{name}.{attr}"' not in page:
+                missing.append(f"{name}.{attr}")
+    assert not missing, missing

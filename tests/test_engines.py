@@ -3,7 +3,9 @@ mini-batches give the same parameters, to floating-point rounding."""
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,6 +156,63 @@ def test_without_numba_auto_falls_back_says_so_once_and_numba_names_the_extra(mo
     monkeypatch.setattr(engines, "_said", set())
     Network([784, 20, 15, 10], seed=0).SGD(data, 1, 10, 3.0, log=None)
     assert capsys.readouterr().err == ""
+
+
+def test_numba_is_capped_below_the_release_after_the_ones_tested():
+    """The compiled engine builds on Numba's internals: every requirement on
+    Numba has an upper bound, the next minor release after the newest one
+    tested (0.68, what ``pip install .`` brings), and admits the version
+    installed here (the one the tests ran with; PyTensor caps it lower)."""
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    bounds = re.findall(r'"numba>=([\d.]+),<([\d.]+)[;"]', pyproject)
+    assert len(bounds) == len(re.findall(r'"numba[>=<~]', pyproject)) == 2  # the dependency and the fast extra
+    installed = tuple(int(n) for n in numba_version().split(".")[:2])
+    for low, high in bounds:
+        assert tuple(map(int, low.split("."))) <= installed < tuple(map(int, high.split(".")))
+        assert high == "0.69"
+
+
+def numba_version() -> str:
+    import numba
+
+    return numba.__version__
+
+
+def failing_import(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "nndl.engines.numba", None)  # the engine's module no longer imports
+
+
+def failing_kernel(monkeypatch) -> None:
+    import nndl.engines.numba as compiled
+
+    def internals_changed(*args):
+        raise AttributeError("module 'numba.core.cgutils' has no attribute 'pack_array'")
+
+    monkeypatch.setattr(compiled, "_train_sparse", internals_changed)
+
+
+@pytest.mark.parametrize("fail", [failing_import, failing_kernel])
+def test_a_compiled_engine_that_fails_to_build_falls_back_to_numpy_saying_so_once(monkeypatch, capsys, mnist, fail):
+    """Numba installed, but the engine built on its internals fails (as a
+    Numba release that changes them would): ``auto`` trains on NumPy, with one
+    line on stderr; ``engine='numba'`` is a one-line error."""
+    monkeypatch.setattr(engines, "_said", set())
+    monkeypatch.setattr(engines, "_BUILT", {})
+    fail(monkeypatch)
+    data = (mnist.train.images[:200], mnist.train.labels[:200])
+    net, numpy_net = Network([784, 30, 10], seed=0), Network([784, 30, 10], seed=0, engine="numpy")
+    net.SGD(data, 2, 10, 3.0, data, log=None)
+    numpy_net.SGD(data, 2, 10, 3.0, data, log=None)
+    Network([784, 30, 10], seed=1).SGD(data, 1, 10, 3.0, log=None)
+    assert list(engines._ENGINES[net]) == ["numpy"]
+    assert all(np.array_equal(a, b) for a, b in zip(params(net), params(numpy_net)))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"nndl: the compiled engine could not be built (Numba {numba_version()}: ")
+    assert err.endswith("), so training runs on NumPy, a few times slower\n")
+    assert "ModuleNotFoundError: import of nndl.engines.numba" in err or "AttributeError: module 'numba.core" in err
+    with pytest.raises(ConfigError, match=r"^engine 'numba' could not be built \(Numba .*; use engine 'numpy'$"):
+        Network([784, 30, 10], engine="numba").SGD(data, 1, 10, 3.0, log=None)
 
 
 def test_cuda_without_a_gpu_is_one_line_exit_2(monkeypatch, capsys):
@@ -338,3 +397,26 @@ def test_the_numpy_engines_constant_unit_saturates_exactly(dtype):
 
     t = np.tanh(np.full(64, SATURATED, dtype))
     assert np.all(t == 1) and np.all((1 + t) * (1 - t) == 0)
+
+
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_arrays_changed_in_place_between_sgd_calls_train_on_their_new_contents(mnist, engine):
+    """An engine keeps what it derives from the data (pixel lists, device
+    copies) only within one SGD call: change the images in place before the
+    next call and it trains on the new pixels, as the reference does."""
+    if engine == "torch":
+        pytest.importorskip("torch")
+    images, labels = mnist.train.images[:3000].copy(), mnist.train.labels[:3000]
+    test = (mnist.test.images[:500].copy(), mnist.test.labels[:500])
+    nets = {name: Network([784, 30, 10], seed=0, engine=name) for name in ("reference", engine)}
+    lines: dict[str, list[str]] = {name: [] for name in nets}
+    for net in nets.values():
+        images[:] = mnist.train.images[:3000]
+        test[0][:] = mnist.test.images[:500]
+        net.SGD((images, labels), 1, 10, 3.0, test, log=None)
+        images[:] = mnist.train.images[3000:6000]  # other digits, in the same array
+        test[0][:] = mnist.test.images[500:1000]
+        history = net.SGD((images, labels), 1, 10, 3.0, test, log=None)
+        lines[net.engine] = [history.epochs[-1].correct]
+    assert relative_difference(params(nets[engine]), params(nets["reference"])) <= 1e-9
+    assert lines[engine] == lines["reference"]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nndl import ConfigError, DataError, Network
+from nndl import ConfigError, DataError, Dataset, Network, TrainConfig, train
 from nndl import expand as E
+from nndl.loop import Position
 
 pytestmark = pytest.mark.filterwarnings("ignore::numba.NumbaPerformanceWarning") if E.numba else []
 
@@ -132,3 +133,30 @@ def test_bad_input_is_one_line(digits, call, error, words):
     with pytest.raises(error) as e:
         call(digits)
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_one_way_to_train_on_expanded_data(mnist, monkeypatch):
+    """``nndl train --expand`` trains through :func:`nndl.expand.sgd`, which
+    numbers the epochs itself and, cut short, goes on from where it stopped
+    to the uninterrupted run's parameters, bit for bit."""
+    data = Dataset(mnist.train.head(1000), mnist.validation.head(100), mnist.test.head(300))
+    seeds = []
+    sgd = E.sgd
+    monkeypatch.setattr(E, "sgd", lambda *args, **options: seeds.append(options["seed"]) or sgd(*args, **options))
+    trained, history = train(TrainConfig(sizes=(784, 10, 10), epochs=3, seed=5, expand=True), data=data, log=None)
+    assert seeds == [5]
+    whole = Network([784, 10, 10], seed=5, dtype="float32")
+    lines: list[str] = []
+    whole_history = sgd(whole, data.train, 3, 10, 3.0, data.test, seed=5, log=lines.append)
+    assert [e.epoch for e in whole_history] == [0, 1, 2] and [line[:8] for line in lines] == [
+        "Epoch 0:",
+        "Epoch 1:",
+        "Epoch 2:",
+    ]
+    assert [e.correct for e in whole_history] == [e.correct for e in history]
+    assert all(np.array_equal(a, b) for a, b in zip(whole.weights + whole.biases, trained.weights + trained.biases))
+    cut = Network([784, 10, 10], seed=5, dtype="float32")
+    cut_history = sgd(cut, data.train, 1, 10, 3.0, data.test, seed=5, log=None)
+    sgd(cut, data.train, 3, 10, 3.0, data.test, seed=5, log=None, history=cut_history, start=Position(1))
+    assert [e.epoch for e in cut_history] == [0, 1, 2]
+    assert all(np.array_equal(a, b) for a, b in zip(whole.weights + whole.biases, cut.weights + cut.biases))

@@ -5,12 +5,14 @@ token -- each refused with JSON before anything changes."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -188,6 +190,23 @@ def test_chosen_tokens_are_checked():
             check_token(bad)
 
 
+@contextlib.contextmanager
+def serve_everywhere(digit_model, tmp_path, *flags: str, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """``nndl serve --host 0.0.0.0 --port 0`` in a process (its stderr a pipe), stopped afterwards."""
+    command = [sys.executable, "-m", "nndl", "serve", "--model", str(digit_model), "--host", "0.0.0.0"]
+    proc = subprocess.Popen(
+        [*command, "--port", "0", "--dataset", str(tmp_path / "set"), *flags],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "NNDL_TOKEN"} | {"PYTHONUNBUFFERED": "1"} | (env or {}),
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def test_every_route_beyond_loopback_without_the_token_is_401(digit_model, tmp_path):
     """``nndl serve --host 0.0.0.0``: a token is made and printed, and every
     route of the app answers 401 without it (asked through 127.0.0.1)."""
@@ -198,26 +217,7 @@ def test_every_route_beyond_loopback_without_the_token_is_401(digit_model, tmp_p
         for method in sorted(getattr(route, "methods", None) or {"GET"}):
             routes.append((method, path if path != "/static" else "/static/app.js"))
     assert len(routes) >= 25
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nndl",
-            "serve",
-            "--model",
-            str(digit_model),
-            "--host",
-            "0.0.0.0",
-            "--port",
-            "0",
-            "--dataset",
-            str(tmp_path / "set"),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "NNDL_TOKEN"} | {"PYTHONUNBUFFERED": "1"},
-    )
-    try:
+    with serve_everywhere(digit_model, tmp_path) as proc:
         line = proc.stderr.readline()
         found = re.search(r"(http://127\.0\.0\.1:\d+/)\?token=([\w-]+)", line)
         assert found, line
@@ -230,9 +230,23 @@ def test_every_route_beyond_loopback_without_the_token_is_401(digit_model, tmp_p
             assert status == 401 and (method == "HEAD" or "needs its token" in answer["error"]), (method, path)
         assert saved(base, {"Authorization": f"Bearer {token}"}) == 0
         assert ask(base, "GET", "/api/runs", {"Authorization": f"Bearer {token}"})[2]["runs"] == []
-    finally:
-        proc.terminate()
-        proc.wait(30)
+
+
+def test_no_token_beyond_loopback_warns_and_a_chosen_token_is_used(digit_model, tmp_path):
+    with serve_everywhere(digit_model, tmp_path, "--no-token") as proc:
+        lines = [proc.stderr.readline() for _ in range(3)]
+        assert "token=" not in lines[0] and lines[2].startswith("Warning: --no-token: anyone who can reach")
+        base = re.search(r"http://127\.0\.0\.1:\d+/", lines[0]).group(0)
+        assert saved(base) == 0  # no token asked
+        status, _, _ = ask(base, "POST", "/api/set", as_json({"Origin": "http://evil.example"}), b"{}")
+        assert status == 403  # other sites' pages are still refused
+    chosen = "a-token-of-my-own-choosing"
+    with serve_everywhere(digit_model, tmp_path / "2", env={"NNDL_TOKEN": chosen}) as proc:
+        line = proc.stderr.readline()
+        assert f"?token={chosen}" in line
+        base = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        assert ask(base, "GET", "/api/set")[0] == 401
+        assert saved(base, {"Authorization": f"Bearer {chosen}"}) == 0
 
 
 @pytest.mark.parametrize(

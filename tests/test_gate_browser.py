@@ -14,15 +14,13 @@ import http.server
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
 from live import running
 from test_browser import ARGS, CHROMIUM, pytestmark, stroke  # noqa: F401  (the same browser, marks and skip)
-from test_gate import ask, saved
+from test_gate import ask, saved, serve_everywhere
 
 WAIT = 120_000  # ms: generous, for a busy machine; every wait ends as soon as the page shows the state
 
@@ -147,16 +145,7 @@ def test_a_rebound_name_is_refused(browser, digit_model, tmp_path):
 
 
 def test_beyond_loopback_the_printed_address_lets_you_draw_teach_save_and_train(browser, digit_model, tmp_path):
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "nndl", "serve", "--model", str(digit_model), "--host", "0.0.0.0", "--port", "0",
-            "--dataset", str(tmp_path / "set"),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "NNDL_TOKEN"} | {"PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
+    with serve_everywhere(digit_model, tmp_path) as proc:
         line = proc.stderr.readline()
         draw_url, train_url = re.findall(r"http://127\.0\.0\.1:\d+/\S*\?token=[\w-]+", line)
         base = draw_url.split("?")[0]
@@ -198,6 +187,3 @@ def test_beyond_loopback_the_printed_address_lets_you_draw_teach_save_and_train(
         assert answer.status == 401 and "needs its token" in answer.json()["error"]
         stranger.close()
         context.close()
-    finally:
-        proc.terminate()
-        proc.wait(30)

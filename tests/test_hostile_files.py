@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nndl.files
-from nndl import DataError, Network, NNDLError, TrainConfig, load, modelfile
+from nndl import DataError, Network, NNDLError, TrainConfig, load, modelfile, unpickle
 from nndl.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nndl.cli import main
 from nndl.data import read_idx
@@ -257,6 +257,27 @@ def test_hostile_pickle_from_the_command_line(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert re.search(r"refusing to unpickle (posix|os)\.system: only NumPy arrays are allowed", r.stderr)
     assert not marker.exists() and r.stdout == ""
+
+
+def test_the_unpickler_is_a_module_of_its_own_that_data_reads_through(tmp_path, monkeypatch):
+    """``nndl.unpickle.load_arrays`` builds the arrays (and nothing else);
+    ``nndl.data.load`` reads a pickle only through it."""
+    marker = tmp_path / "pwned"
+    path = tmp_path / "arrays.pkl"
+    path.write_bytes(pickle.dumps((LABELS, (IMAGES, (LABELS[:2],))), 4))
+    held = unpickle.load_arrays(path)
+    assert np.array_equal(held[0], LABELS) and np.array_equal(held[1][1][0], LABELS[:2])
+    path.write_bytes(hostile_pickles(marker)["os.system, protocol 4"])
+    with pytest.raises(DataError, match="refusing to unpickle"):
+        unpickle.load_arrays(path)
+    assert not marker.exists()
+    asked = []
+    monkeypatch.setattr(unpickle, "load_arrays", lambda p: asked.append(p) or (LABELS,))
+    good = tmp_path / "good.pkl"
+    good.write_bytes(pickle_bytes())
+    with pytest.raises(DataError, match="does not hold the book's layout"):
+        load(good)
+    assert asked == [good]
 
 
 def test_pickle_protocols_0_to_5_and_byte_orders_round_trip(tmp_path):

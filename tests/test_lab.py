@@ -266,8 +266,9 @@ def test_a_late_stream_gets_the_state_first_then_live_events(server):
 
 
 def test_progress_points_and_pictures(server, tmp_path):
-    run = start(server, epochs=2)
+    run = start(server, epochs=2, paused=True)  # resumed once the stream is open: it sees every event
     stream = Events(server, f"/api/runs/{run['id']}/events")
+    call(server, "POST", f"/api/runs/{run['id']}/resume")
     seen = stream.until(lambda kind, data: data.get("state") == "finished")
     snap = seen[0][1]
     points = snap["points"] + [p for kind, d in seen if kind == "progress" for p in d["points"]]
@@ -574,3 +575,26 @@ def test_frames_hold_gradient_sizes_and_the_hidden_map(server, small, tmp_path):
     np.testing.assert_allclose(np.abs(got), np.abs(xy), atol=2e-4)  # each axis may be turned to agree with the last
     snapshot = next(iter(Events(server, f"/api/runs/{run['id']}/events")))[1]
     assert snapshot["gradients"][-1] == frame["gradients"] and len(snapshot["gradients"]) == 2
+
+
+def test_after_use_the_draw_page_saves_the_runs_network_with_the_runs_settings(digit_model, small, tmp_path):
+    """The draw page's download and ``--save-to`` record the settings of the
+    network they hold: after "use", the run's, not the startup model's."""
+    from nndl.serve.inside_api import check_save_to
+
+    lab = Lab(small)
+    target = tmp_path / "taught.npz"
+    try:
+        with running(digit_model, lab=lab, save_to=check_save_to(target), dataset=tmp_path / "set") as base:
+            run = wait_end(base, start(base, epochs=1, eta=2.0, seed=5)["id"])
+            (tmp_path / "run.npz").write_bytes(fetch(base, f"/api/runs/{run['id']}/model")[2])
+            trained = nndl.Network.load(tmp_path / "run.npz").settings
+            assert trained["eta"] == 2.0 and trained["seed"] == 5
+            assert call(base, "POST", f"/api/runs/{run['id']}/use")[0] == 200
+            (tmp_path / "download.npz").write_bytes(fetch(base, "/api/network.npz")[2])
+            assert nndl.Network.load(tmp_path / "download.npz").settings == {**trained, "taught_steps": 0}
+            status, answer = call(base, "POST", "/api/teach", {"input": [[0] * 28] * 28, "label": 3})
+            assert status == 200 and answer["saved_to"] == str(target)
+            assert nndl.Network.load(target).settings == {**trained, "taught_steps": 1}
+    finally:
+        lab.close()

@@ -3,15 +3,19 @@ per-example form of the book."""
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 import pytest
 
-from nndl import Network, sigmoid, sigmoid_prime
+from nndl import Network, NNDLError, sigmoid, sigmoid_prime
 
 
 def quadratic_cost(net: Network, x: np.ndarray, y: np.ndarray) -> float:
-    """C = 1/(2m) sum ||y - a||^2 over the columns of x."""
-    return float(np.sum((net.feedforward(x) - y) ** 2) / (2 * x.shape[1]))
+    """sum_x C_x = 1/2 sum ||y - a||^2 over the columns of x (backprop's gradient
+    is that of the sum; update_mini_batch divides by m)."""
+    return float(np.sum((net.feedforward(x) - y) ** 2) / 2)
 
 
 def numerical_gradient(net: Network, x, y, eps=1e-6):
@@ -68,7 +72,7 @@ def test_backprop_matches_finite_differences_on_mnist(mnist):
             assert grad[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
 
 
-def test_matrix_gradient_is_mean_of_per_example_gradients():
+def test_matrix_gradient_is_the_sum_of_per_example_gradients():
     rng = np.random.default_rng(2)
     net = Network([6, 5, 4, 3], seed=1)
     x = rng.random((6, 7))
@@ -76,8 +80,8 @@ def test_matrix_gradient_is_mean_of_per_example_gradients():
     batch_b, batch_w = net.backprop(x, y)
     per_example = [net.backprop(x[:, [k]], y[:, [k]]) for k in range(7)]
     for l in range(3):
-        np.testing.assert_allclose(batch_b[l], np.mean([g[0][l] for g in per_example], axis=0), rtol=1e-12)
-        np.testing.assert_allclose(batch_w[l], np.mean([g[1][l] for g in per_example], axis=0), rtol=1e-12)
+        np.testing.assert_allclose(batch_b[l], np.sum([g[0][l] for g in per_example], axis=0), rtol=1e-12)
+        np.testing.assert_allclose(batch_w[l], np.sum([g[1][l] for g in per_example], axis=0), rtol=1e-12)
 
 
 def test_update_mini_batch_is_the_books_rule():
@@ -218,3 +222,105 @@ def test_predict_and_scores_agree_with_feedforward(mnist):
     scores = net.scores(X)
     np.testing.assert_allclose(scores, net.feedforward(mnist.test.X()[:50].T).T, rtol=1e-12)
     assert np.array_equal(net.predict(X), scores.argmax(axis=1))
+
+
+# -- every bad argument is one line --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def book_data(mnist):
+    """A little of the book's data: lists of (x, y) column tuples."""
+    X = mnist.train.X(np.float32)[:60]
+    training = [(x.reshape(784, 1), np.eye(10)[[y]].T) for x, y in zip(X, mnist.train.labels[:60])]
+    test = [(x.reshape(784, 1), int(y)) for x, y in zip(X[:20], mnist.train.labels[:20])]
+    return training, test
+
+
+def one_line(call) -> str:
+    with pytest.raises(NNDLError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300
+    return message
+
+
+@pytest.mark.parametrize(
+    "epochs, mini_batch_size, eta, message",
+    [
+        (1, 0, 3.0, "mini_batch_size must be an integer from 1 to 1000000, got 0"),
+        (1, -5, 3.0, "mini_batch_size must be an integer from 1 to 1000000, got -5"),
+        (1, 10.0, 3.0, "mini_batch_size must be an integer from 1 to 1000000, got 10.0"),
+        (0, 10, 3.0, "epochs must be an integer from 1 to 100000, got 0"),
+        (-1, 10, 3.0, "epochs must be an integer from 1 to 100000, got -1"),
+        (2.5, 10, 3.0, "epochs must be an integer from 1 to 100000, got 2.5"),
+        (1, 10, -3, "eta must be a finite number > 0, got -3"),
+        (1, 10, 0, "eta must be a finite number > 0, got 0"),
+        (1, 10, "3.0", "eta must be a finite number > 0, got '3.0'"),
+        (1, 10, True, "eta must be a finite number > 0, got True"),
+    ],
+)
+def test_bad_sgd_arguments_are_one_line_naming_the_value(book_data, epochs, mini_batch_size, eta, message):
+    net = Network([784, 30, 10], seed=0)
+    before = [p.copy() for p in net.weights + net.biases]
+    assert one_line(lambda: net.SGD(book_data[0], epochs, mini_batch_size, eta, log=None)) == message
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.weights + net.biases))  # nothing trained
+
+
+def test_bad_data_is_one_line_saying_what_was_given(book_data, mnist):
+    training, test = book_data
+    net = Network([784, 30, 10], seed=0)
+    whole = (training, test, test)  # what load_data_wrapper() returns, all three
+    arrays = ((np.zeros((5, 784)), np.zeros(5, int)),) * 3  # what load_data() returns, all three
+    for given in (whole, arrays):
+        assert one_line(lambda: net.SGD(given, 1, 10, 3.0, log=None)) == (  # noqa: B023 (called at once)
+            "training data: got a tuple of 3 parts, the whole (training, validation, test) that "
+            "load_data_wrapper() (or load_data()) returns; pass one of them"
+        )
+    net.SGD(tuple(training[:3]), 1, 10, 3.0, log=None)  # three examples in a tuple are no such thing
+    assert one_line(lambda: net.SGD(mnist, 1, 10, 3.0, log=None)).startswith(
+        "training data: got the whole data set mnist.npz; pass one of its parts (data.train, data.test)"
+    )
+    odd = [*training[:7], (training[7][0][:783], training[7][1]), *training[8:]]
+    assert one_line(lambda: net.SGD(odd, 1, 10, 3.0, log=None)) == (
+        "training data: example 7 has inputs of shape (783, 1); example 0's are (784, 1)"
+    )
+    pairs = zip([x for x, _ in training], [y for _, y in training])
+    net.SGD(pairs, 1, 10, 3.0, log=None)
+    assert one_line(lambda: net.SGD(pairs, 1, 10, 3.0, log=None)) == (
+        "training data is empty; a zip or other iterator runs out after one use: pass list(...) of it"
+    )
+    assert one_line(lambda: net.SGD([], 1, 10, 3.0, log=None)) == "training data is empty"
+
+
+def test_a_network_whose_outputs_are_not_the_classes_says_why(book_data):
+    four = Network([784, 30, 4], seed=0)
+    for call in (four.evaluate, four.cost):
+        assert one_line(functools.partial(call, book_data[1])).startswith(
+            "test data: labels run from 0 to 9, but the network has 4 output neurons (sizes [784, 30, 4])"
+        )
+
+
+def test_feedforward_takes_the_books_columns_and_says_so(book_data):
+    net = Network([784, 30, 10], seed=0)
+    x = book_data[0][0][0]
+    assert net.feedforward(x).shape == (10, 1)
+    assert one_line(lambda: net.feedforward(x.reshape(-1))) == (
+        "feedforward takes a column (784, 1), as in the book, or columns (784, m); got shape (784,); "
+        "a flat vector becomes a column with a.reshape(784, 1)"
+    )
+
+
+def test_float_pixels_of_0_to_255_warn_once(book_data, monkeypatch):
+    from nndl import inputs
+
+    monkeypatch.setattr(inputs, "_warned_pixels", False)
+    training = [(x * 255, y) for x, y in book_data[0]]
+    net = Network([784, 30, 10], seed=0)
+    said = r"^training data: float inputs go up to 25\d(\.\d+)?; the network reads floats in \[0, 1\]"
+    with pytest.warns(UserWarning, match=said) as caught:
+        net.SGD(training, 1, 10, 3.0, log=None)
+    assert caught[0].filename == __file__  # said where the caller called SGD
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.SGD(training, 1, 10, 3.0, log=None)  # said once
+        net.SGD(book_data[0], 1, 10, 3.0, log=None)  # pixels in [0, 1]: nothing to say

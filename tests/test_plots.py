@@ -327,3 +327,31 @@ def test_live_figure_in_jupyter_is_replaced_in_place(mnist, monkeypatch):
     live_run(mnist, plots.live())
     assert [kind for kind, _ in shown] == ["show", "update"]
     assert all(p.data.startswith(b"\x89PNG") for _, p in shown)
+
+
+def test_histories_from_sgd_are_labelled_by_the_setting_that_differs(mnist):
+    """Two ``net.SGD`` runs differing in eta: the legend says so, as for
+    ``nndl train``'s history files."""
+    small = (mnist.train.images[:500], mnist.train.labels[:500])
+    runs = [
+        nndl.Network([784, 10, 10], seed=0).SGD(small, 1, 10, eta, test_data=mnist.test, log=None) for eta in (3.0, 0.5)
+    ]
+    fig = plots.learning_curves(runs)
+    assert [t.get_text() for t in fig.legends[0].texts] == ["η = 3, evaluation data", "η = 0.5, evaluation data"]
+    # against a run of nndl train, only the settings both recorded and that differ
+    other = History([EpochResult(0, 1.0, 1, 2, 0.5, 0.1)], {**TrainConfig(sizes=(784, 10, 10)).to_dict(), "eta": 3.0})
+    assert "None" not in " ".join(plots.run_labels([runs[0].settings, other.settings]))
+
+
+def test_a_legend_names_data_that_is_not_a_path(tmp_path):
+    """A history file may say anything: a number as its data is still a label."""
+    for n, data in enumerate((3, "x.npz")):
+        History([EpochResult(0, 1.0, 1, 2, 0.5, 0.1)], {"data": data}).save(tmp_path / f"h{n}.json")
+    out = tmp_path / "curves.png"
+    assert main(["plot", "history", str(tmp_path / "h0.json"), str(tmp_path / "h1.json"), "--out", str(out)]) == 0
+    assert png_shape(out)[2] == 4
+    assert plots.run_labels([{"data": 3}, {"data": "/x/mine.npz"}, {"data": None}]) == [
+        "data 3",
+        "data mine.npz",
+        "bundled MNIST",
+    ]

@@ -203,6 +203,30 @@ def test_cli_trains_with_pytensor_and_models_cross_engines(snet, tmp_path, tiny_
             assert capsys.readouterr().out.splitlines()[0] == f"{correct} / 20 ({100 * correct / 20:.2f} %)"
 
 
+def test_evaluate_scores_with_the_engine_it_names(tmp_path, tiny_npz, capsys, monkeypatch):
+    """``nndl evaluate --engine pytensor`` computes the outputs with the
+    compiled model, ``--engine numpy`` with the network's feedforward: each
+    still answers when the other way cannot run, and they agree."""
+    from nndl.engines.pytensor import PyTensorEngine
+
+    net = Network([784, 8, 10], seed=2)
+    net.SGD(load(tiny_npz).train, 2, 5, 3.0, log=None)
+    path = net.save(tmp_path / "m.npz")
+    correct = net.evaluate(load(tiny_npz).test)
+
+    def unavailable(*args):
+        raise AssertionError("scored the other way")
+
+    answers = {}
+    for engine, other in (("pytensor", (Network, "feedforward")), ("numpy", (PyTensorEngine, "predict"))):
+        with monkeypatch.context() as m:
+            m.setattr(*other, unavailable)
+            assert main(["evaluate", str(path), "--data", str(tiny_npz), "--engine", engine]) == 0
+        answers[engine] = capsys.readouterr().out.splitlines()
+    assert answers["pytensor"] == answers["numpy"]
+    assert answers["numpy"][0] == f"{correct} / 20 ({100 * correct / 20:.2f} %)"
+
+
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 def test_without_pytensor_the_engine_says_how_to_install_it(monkeypatch, capsys, tmp_path, tiny_npz, command):
     monkeypatch.setitem(sys.modules, "pytensor", None)  # makes `import pytensor` fail

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from . import modelfile
+from . import loop, modelfile
 from .config import TrainConfig
 from .data import Dataset
 from .errors import ConfigError, DataError, NNDLError
@@ -127,7 +127,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             if epoch == config.epochs:
                 raise DataError(f"{path}: a finished run cannot be inside an epoch")
             order = npz.read("order", limit=8 * 2**32)
-            if order.ndim != 1 or order.dtype.kind not in "iu" or not _is_permutation(order):
+            if order.ndim != 1 or order.dtype.kind not in "iu" or not loop.is_permutation(order):
                 raise DataError(f"{path}: order must be a permutation of the training examples")
             n_batches = -(-len(order) // config.batch_size)
             position = Position(epoch, order.astype(np.intp), _integer(npz, "batch", 0, n_batches - 1))
@@ -232,13 +232,6 @@ def _integer(npz: NpzReader, key: str, low: int, high: int) -> int:
     if a.shape != () or a.dtype.kind not in "iu" or not low <= int(a) <= high:
         raise DataError(f"{npz.path}: {key} must be an integer from {low} to {high}, got {a.tolist()!r}")
     return int(a)
-
-
-def _is_permutation(order: np.ndarray) -> bool:
-    seen = np.zeros(len(order), dtype=bool)
-    inside = order[(order >= 0) & (order < len(order))]
-    seen[inside] = True
-    return len(inside) == len(order) and bool(seen.all())
 
 
 def _history(records: object, epochs: int, path: object) -> History:

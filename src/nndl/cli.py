@@ -36,7 +36,7 @@ def _say(message: str) -> None:
 
 
 def add_train(sub) -> None:
-    from .config import TrainConfig
+    from .config import INITS, TrainConfig
 
     d = TrainConfig()  # the defaults, shown from where they live
     p = sub.add_parser(
@@ -59,6 +59,12 @@ def add_train(sub) -> None:
         "which is the notes' 3/m on the summed cost)",
     )
     p.add_argument("--seed", type=int, help=f"random seed for the initial weights and the shuffles (default: {d.seed})")
+    p.add_argument(
+        "--init",
+        choices=INITS,
+        help=f"how the weights start: standard, N(0, 1) as in chapter 1, or scaled, N(0, 1/n_in) as in chapter 3 "
+        f"(default: {d.init})",
+    )
     p.add_argument(
         "--data", metavar="PATH", help="mnist.pkl.gz, an .npz file or a folder of IDX files (default: bundled MNIST)"
     )
@@ -119,7 +125,7 @@ def _add_engine(p: argparse.ArgumentParser, default: str | None = "auto") -> Non
 #: ``nndl train``'s flags that set the run's settings: --resume takes them from the checkpoint.
 SETTINGS = {"sizes": "--sizes", "epochs": "--epochs", "batch_size": "--batch-size", "eta": "--eta"}
 SETTINGS |= {"seed": "--seed", "dtype": "--dtype", "eval": "--eval", "engine": "--engine", "device": "--device"}
-SETTINGS |= {"expand": "--expand"}
+SETTINGS |= {"expand": "--expand", "init": "--init"}
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -186,9 +192,11 @@ def add_evaluate(sub) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from . import engines
+
     net, split = _model_and_data(args)
     labels = split.y
-    right = net.predict(split.images) == labels
+    right = engines.predict(net, split.images, args.engine) == labels
     correct = int(right.sum())
     print(f"{correct} / {len(split)} ({100 * correct / len(split):.2f} %)")
     # per digit: how many of each there are, and how many of those are right

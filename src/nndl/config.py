@@ -28,6 +28,9 @@ MAX_EPOCHS = 100_000
 MAX_BATCH = 1_000_000
 #: The engine names ``Network(engine=...)`` and ``nndl train --engine`` accept.
 ENGINES = ("auto", "reference", "numpy", "numba", "torch", "pytensor")
+#: How the weights may start (``Network(init=...)``, ``nndl train --init``):
+#: ``standard``, N(0, 1) as in chapter 1, or ``scaled``, N(0, 1/n_in) as in chapter 3.
+INITS = ("standard", "scaled")
 #: The devices ``Network(device=...)`` accepts.
 DEVICES = ("cpu", "cuda")
 #: Each engine's default eta (the book's eta, on the mean cost of a mini-batch).
@@ -88,6 +91,13 @@ def check_seed(seed: Any) -> int | None:
     return seed
 
 
+def check_init(init: Any) -> str:
+    """``init`` if it names a start in :data:`INITS`, else a :class:`ConfigError`."""
+    if init not in INITS:
+        raise ConfigError(f"init must be one of {', '.join(INITS)}; got {init!r:.80}")
+    return init
+
+
 def check_engine(engine: Any, device: Any) -> None:
     """The names only; :func:`nndl.engines.check` also checks that the engine can run here."""
     if engine not in ENGINES:
@@ -107,6 +117,7 @@ class TrainConfig:
     ``dtype`` (:data:`ENGINE_DTYPE`).  ``expand`` trains each epoch on a
     fresh small distortion of every training digit
     (:func:`nndl.expand.epoch_images`, seeded by ``seed`` and the epoch).
+    ``init`` is how the weights start (:data:`INITS`).
     """
 
     sizes: tuple[int, ...] = (784, 30, 10)
@@ -120,6 +131,7 @@ class TrainConfig:
     engine: str = "auto"
     device: str = "cpu"
     expand: bool = False
+    init: str = "standard"
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +155,7 @@ class TrainConfig:
             raise ConfigError(f"expand must be true or false, got {self.expand!r:.80}")
         if self.eval not in ("test", "validation"):
             raise ConfigError(f"eval must be 'test' or 'validation', got {self.eval!r:.80}")
+        check_init(self.init)
         check_engine(self.engine, self.device)
         return self
 
@@ -187,6 +200,7 @@ __all__ = [
     "ENGINES",
     "ENGINE_DTYPE",
     "ENGINE_ETA",
+    "INITS",
     "MAX_BATCH",
     "MAX_EPOCHS",
     "MAX_LAYERS",
@@ -195,6 +209,7 @@ __all__ = [
     "check_dtype",
     "check_engine",
     "check_eta",
+    "check_init",
     "check_integer",
     "check_seed",
     "check_sizes",

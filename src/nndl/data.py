@@ -19,23 +19,19 @@ adapters at the edge: :func:`load_data`, :func:`load_data_wrapper` and
 from __future__ import annotations
 
 import functools
-import io
 import math
 import os
-import pickle
-import pickletools
 import struct
 import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
 
 import numpy as np
 
-from . import cache
+from . import cache, unpickle
 from .errors import ConfigError, DataError
-from .files import MAX_BYTES, Budget, one_line, open_npz, open_stream, read_bytes, read_capped
+from .files import MAX_BYTES, Budget, open_npz, open_stream, read_capped
 
 #: Where the bundled copy of MNIST lives inside the package.
 BUNDLED = "mnist.npz"
@@ -215,13 +211,31 @@ _PARTS = ("train", "validation", "test")
 _NONZERO: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
 
-def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(indptr, pixels, values)`` of the bundled MNIST's ``images`` (one
-    part's array itself, not a slice or copy), from the cache; else None.
-    Image ``r``'s nonzero pixels are ``pixels[indptr[r]:indptr[r+1]]``, their
-    bytes ``values[...]``."""
+def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, pixels, values)``, the compressed-sparse-row form of
+    ``uint8`` images ``(n, width)``: image ``r``'s nonzero pixels are
+    ``pixels[indptr[r]:indptr[r+1]]``, their bytes ``values[...]``.
+
+    For the bundled MNIST's arrays themselves (one part's array, not a slice
+    or copy) they come from the cache, which holds them; for any other array
+    they are found now, from what it holds now."""
     found = _NONZERO.get(id(images))
-    return found[1] if found is not None and found[0]() is images else None
+    if found is not None and found[0]() is images:
+        return found[1]
+    n, width = images.shape
+    counts = np.count_nonzero(images, axis=1)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    pixels = np.empty(indptr[-1], np.uint16 if width <= 2**16 else np.int32)
+    values = np.empty(indptr[-1], np.uint8)
+    rows = max(1, 2**20 // width)  # a block of images at a time (about a megabyte)
+    columns = np.tile(np.arange(width, dtype=pixels.dtype), rows)
+    for k in range(0, n, rows):
+        block = images[k : k + rows].reshape(-1)
+        inked = block != 0
+        pixels[indptr[k] : indptr[min(k + rows, n)]] = columns[: len(block)][inked]
+        values[indptr[k] : indptr[min(k + rows, n)]] = block[inked]
+    return indptr, pixels, values
 
 
 def _layout(width: int, sizes: list[tuple[int, int]]) -> tuple[list[list[tuple[int, np.dtype, tuple[int, ...]]]], int]:
@@ -246,7 +260,7 @@ def _bundled_payload() -> np.ndarray:
         data = _load_npz(p)
     width = data.n_inputs
     splits = [data[part] for part in _PARTS]
-    nonzero = [_nonzero(s.images) for s in splits]
+    nonzero = [nonzero_pixels(s.images) for s in splits]
     parts, total = _layout(width, [(len(s), len(z[1])) for s, z in zip(splits, nonzero)])
     payload = np.zeros(total, np.uint8)
     table = [width] + [count for s, z in zip(splits, nonzero) for count in (len(s), len(z[1]))]
@@ -255,21 +269,6 @@ def _bundled_payload() -> np.ndarray:
         for (at, dtype, _), a in zip(arrays, (split.images, split.labels, indptr, pixels, values)):
             payload[at : at + a.nbytes] = np.ascontiguousarray(a, dtype=dtype).reshape(-1).view(np.uint8)
     return payload
-
-
-def _nonzero(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The compressed-sparse-row form of ``uint8`` images ``(n, width)``, a
-    block of images at a time (NumPy's index arrays are 16 bytes a pixel)."""
-    counts = np.count_nonzero(images, axis=1)
-    indptr = np.zeros(len(images) + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    pixels = np.empty(indptr[-1], np.uint16)
-    values = np.empty(indptr[-1], np.uint8)
-    for k in range(0, len(images), 5000):
-        rows, cols = np.nonzero(images[k : k + 5000])
-        pixels[indptr[k] : indptr[k] + len(cols)] = cols
-        values[indptr[k] : indptr[k] + len(cols)] = images[k : k + 5000][rows, cols]
-    return indptr, pixels, values
 
 
 def _unpack(payload: np.ndarray) -> Dataset:
@@ -364,179 +363,10 @@ def _load_npz(path: Path) -> Dataset:
     return _dataset(train, validation, test, path.name)
 
 
-# -- the book's pickle, read without running it -----------------------------
-#
-# A pickle is a program: unpickling runs its opcodes, and GLOBAL + REDUCE
-# call any function they name.  Two gates keep that program harmless:
-# every opcode is checked against those that tuples of NumPy arrays need
-# before anything runs, and the only callables it can reach are the
-# stand-ins below, which check every argument and build plain arrays
-# themselves -- NumPy's own unpickling code never sees the file's bytes.
-
-#: The opcodes of a pickle of tuples of NumPy arrays, protocols 0 to 5.
-_PICKLE_OPCODES = frozenset(
-    """PROTO FRAME STOP MARK TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_TUPLE GLOBAL STACK_GLOBAL REDUCE BUILD
-    PUT BINPUT LONG_BINPUT MEMOIZE GET BINGET LONG_BINGET INT BININT BININT1 BININT2 LONG1
-    NEWTRUE NEWFALSE NONE STRING BINSTRING SHORT_BINSTRING UNICODE BINUNICODE SHORT_BINUNICODE
-    BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BYTEARRAY8""".split()
-)
-#: The most opcodes such a pickle may run (the book's file runs a few dozen).
-MAX_PICKLE_OPCODES = 10_000
-#: The dtypes an unpickled array may have: booleans, integers, floats.
-_PICKLE_DTYPES = frozenset("b1 i1 u1 i2 u2 i4 u4 i8 u8 f2 f4 f8".split())
-
-
-def _check_opcodes(raw: bytes, path: Path) -> None:
-    """Refuse, before it runs, a pickle that does more than build arrays."""
-    try:
-        for count, (op, _, _) in enumerate(pickletools.genops(raw)):
-            if op.name not in _PICKLE_OPCODES:
-                raise DataError(f"{path}: refusing to unpickle opcode {op.name}: only NumPy arrays are allowed")
-            if count >= MAX_PICKLE_OPCODES:
-                raise DataError(f"{path}: more than {MAX_PICKLE_OPCODES:,} pickle opcodes; refusing to unpickle it")
-    except (ValueError, EOFError, struct.error, OverflowError) as e:
-        raise DataError(f"{path} is not a readable pickle ({one_line(e)})") from None
-
-
-class _ArraysOnly(pickle.Unpickler):
-    """An unpickler that can rebuild NumPy arrays and nothing else; every
-    array it builds is taken from the file's ``budget``."""
-
-    def __init__(self, file: IO[bytes], budget: Budget, **kwargs: Any) -> None:
-        super().__init__(file, **kwargs)
-        self.budget = budget
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): "_reconstruct",
-        ("numpy._core.multiarray", "_reconstruct"): "_reconstruct",
-        ("numpy.core.numeric", "_frombuffer"): "_frombuffer",  # protocol 5
-        ("numpy._core.numeric", "_frombuffer"): "_frombuffer",
-        ("numpy", "ndarray"): "ndarray",
-        ("numpy", "dtype"): "dtype",
-        ("_codecs", "encode"): "encode",  # how Python 3 writes bytes in protocol 2
-    }
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self.ALLOWED:
-            raise DataError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
-        stand_in = self.ALLOWED[module, name]
-        return {
-            "_reconstruct": functools.partial(_reconstruct, budget=self.budget),
-            "_frombuffer": functools.partial(_frombuffer, budget=self.budget),
-            "ndarray": _NDARRAY,
-            "dtype": _Dtype,
-            "encode": _latin1,
-        }[stand_in]
-
-
-_NDARRAY = object()  # stands for numpy.ndarray: a marker, never a callable
-
-
-def _latin1(text: Any, encoding: Any) -> bytes:
-    if not (isinstance(text, str) and encoding == "latin1"):
-        raise DataError("refusing to unpickle _codecs.encode with anything but text as latin1")
-    return text.encode("latin1")
-
-
-class _Dtype:
-    """Stands for ``numpy.dtype(name, align, copy)``: a plain number type."""
-
-    def __init__(self, name: Any, align: Any = False, copy: Any = True) -> None:
-        if not (isinstance(name, str) and name in _PICKLE_DTYPES):
-            raise DataError(f"refusing to unpickle dtype {str(name)[:40]!r}: only numbers are allowed")
-        self.dtype = np.dtype(name)
-
-    def __setstate__(self, state: Any) -> None:
-        # (version, byte order, subarray, names, fields, elsize, alignment, flags)
-        if not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")):
-            raise DataError("refusing to unpickle a malformed dtype")
-        if any(part is not None for part in state[2:5]):
-            raise DataError("refusing to unpickle a structured dtype")
-        if state[1] in ("<", ">"):
-            self.dtype = self.dtype.newbyteorder(state[1])
-
-
-class _Array:
-    """Stands for an array while unpickling; ``array`` is built, after every
-    check, when the pickle hands over the data (``__setstate__``)."""
-
-    array: np.ndarray | None = None
-
-    def __init__(self, budget: Budget) -> None:
-        self.budget = budget
-
-    def __setstate__(self, state: Any) -> None:
-        # (version, shape, dtype, is_fortran, data); old pickles omit version
-        if isinstance(state, tuple) and len(state) == 5:
-            state = state[1:]
-        if not (isinstance(state, tuple) and len(state) == 4):
-            raise DataError("refusing to unpickle a malformed array")
-        shape, dtype, fortran, data = state
-        self.array = _build_array(data, dtype, shape, "F" if fortran else "C", self.budget)
-
-
-def _reconstruct(cls: Any, shape: Any, dtype: Any, *, budget: Budget) -> _Array:
-    """Stands for NumPy's pickle hook; the array's real shape, dtype and
-    data arrive afterwards through ``__setstate__``."""
-    if cls is not _NDARRAY:
-        raise DataError("refusing to unpickle an array of another class")
-    return _Array(budget)
-
-
-def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any, *, budget: Budget) -> _Array:
-    """Stands for NumPy's protocol-5 hook, with the data in the pickle."""
-    made = _Array(budget)
-    made.array = _build_array(buffer, dtype, shape, order, budget)
-    return made
-
-
-def _build_array(data: Any, dtype: Any, shape: Any, order: Any, budget: Budget) -> np.ndarray:
-    """A plain array of ``shape`` from the bytes ``data``, which must hold it
-    exactly; what it costs is taken from ``budget`` (the same bytes may be
-    referred to many times in a pickle, and each array may become a copy)."""
-    if not isinstance(dtype, _Dtype):
-        raise DataError("refusing to unpickle an array without a plain dtype")
-    if not (
-        isinstance(shape, tuple)
-        and len(shape) <= 32
-        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
-    ):
-        raise DataError(f"refusing to unpickle an array of shape {str(shape)[:60]}")
-    if isinstance(data, str):  # Python 2's str, read as latin1
-        data = data.encode("latin1")
-    if not isinstance(data, (bytes, bytearray)) or order not in ("C", "F"):
-        raise DataError("refusing to unpickle an array whose data is not bytes")
-    needed = math.prod(shape) * dtype.dtype.itemsize
-    if needed != len(data):
-        raise DataError(f"an array claims shape {shape} of {dtype.dtype} ({needed:,} bytes) but holds {len(data):,}")
-    budget.take(needed, "its arrays")
-    array = np.frombuffer(data, dtype=dtype.dtype).reshape(shape, order=order)
-    return np.ascontiguousarray(array, dtype=dtype.dtype.newbyteorder("="))
-
-
-def _unwrap(obj: Any, depth: int = 0) -> Any:
-    """The unpickled object with each stand-in replaced by its array."""
-    if isinstance(obj, _Array):
-        if obj.array is None:
-            raise DataError("an array in the pickle was never given its data")
-        return obj.array
-    if isinstance(obj, tuple) and depth < 8:
-        return tuple(_unwrap(o, depth + 1) for o in obj)
-    return obj
-
-
 def _load_pickle(path: Path) -> Dataset:
-    budget = Budget.for_file(path)
-    raw = read_bytes(path, budget=budget)
-    _check_opcodes(raw, path)
-    try:
-        obj = _unwrap(_ArraysOnly(io.BytesIO(raw), budget, encoding="latin1").load())
-    except DataError as e:
-        raise DataError(e.args[0] if str(e).startswith(str(path)) else f"{path}: {e}") from None
-    except Exception as e:  # a malformed pickle can fail in many ways
-        raise DataError(
-            f"{path} is not a readable pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
-        ) from None
+    """The book's ``mnist.pkl.gz`` (or a pickle in its layout), read by
+    :func:`nndl.unpickle.load_arrays`, which runs nothing in it."""
+    obj = unpickle.load_arrays(path)
     parts = obj if isinstance(obj, tuple) else ()
     if len(parts) != 3 or not all(
         isinstance(p, tuple) and len(p) == 2 and all(isinstance(a, np.ndarray) for a in p) for p in parts
@@ -652,7 +482,11 @@ def load_data(path: str | os.PathLike | None = None) -> tuple[tuple[np.ndarray, 
     """The book's ``load_data()``: ``(training_data, validation_data, test_data)``,
     each a tuple ``(images, labels)`` with float32 images ``(n, 784)`` and
     int64 labels ``(n,)`` -- the contents of ``mnist.pkl.gz``."""
-    data = load(path)
+    return _book_arrays(load(path))
+
+
+def _book_arrays(data: Dataset) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """:func:`load_data`'s three ``(images, labels)`` pairs of ``data``."""
     return tuple((s.X(np.float32), s.y) for s in (data.train, data.validation, data.test))
 
 
@@ -666,8 +500,9 @@ def load_data_wrapper(
     (:func:`vectorized_result`); in ``validation_data`` and ``test_data``
     it is the digit itself, an integer.
     """
-    tr_d, va_d, te_d = load_data(path)
-    n_classes = load(path).n_classes
+    data = load(path)  # read once: the arrays and the number of classes come from it
+    tr_d, va_d, te_d = _book_arrays(data)
+    n_classes = data.n_classes
     width = tr_d[0].shape[1]
     training_data = [(x.reshape(width, 1), vectorized_result(y, n_classes)) for x, y in zip(*tr_d)]
     validation_data = [(x.reshape(width, 1), int(y)) for x, y in zip(*va_d)]

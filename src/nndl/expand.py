@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -51,6 +51,7 @@ from numpy.typing import ArrayLike
 from .data import Split
 from .errors import ConfigError, DataError
 from .history import History
+from .loop import Position, run_settings
 
 if TYPE_CHECKING:
     from .network import Network
@@ -157,23 +158,32 @@ def sgd(
     *,
     seed: int = 0,
     distortion: Distortion | None = None,
-    log: Callable[[str], None] | None = print,
+    history: History | None = None,
+    start: Position | None = None,
+    **options: Any,
 ) -> History:
     """:meth:`Network.SGD <nndl.network.Network.SGD>` on expanded data:
-    each epoch trains on :func:`epoch_images` of the training images
-    (``uint8``; a :class:`~nndl.data.Split` or ``(images, labels)``).
-    Returns the run's :class:`~nndl.history.History`, one entry per epoch."""
+    each epoch ``j`` trains on :func:`epoch_images` of the training images
+    (``uint8``; a :class:`~nndl.data.Split` or ``(images, labels)``) for
+    ``seed`` and ``j``.  Returns the run's :class:`~nndl.history.History`,
+    one entry per epoch.
+
+    As with ``SGD``, a run cut short goes on from its ``history`` and the
+    :class:`~nndl.loop.Position` to ``start`` from (its epoch's images are
+    made again); ``options`` (``log``, ``progress``, ``on_epoch``, ``stop``,
+    ``pace``) go to each epoch's ``SGD``.  ``nndl train --expand`` trains
+    through here."""
     if isinstance(training_data, Split):
         images, labels = training_data.images, training_data.labels
     else:
         images, labels = training_data
-    history = History()
-    for epoch in range(epochs):
+    if history is None:
+        history = History(settings={**run_settings(net, epochs, mini_batch_size, eta), "expand": True})
+    start = Position() if start is None else start
+    for epoch in range(start.epoch, epochs):
         expanded = epoch_images(images, seed, epoch, distortion)
-        net.SGD((expanded, labels), 1, mini_batch_size, eta, test_data, log=None, history=history)
-        history.epochs[-1].epoch = epoch
-        if log is not None:
-            log(history.epochs[-1].line())
+        at = start if epoch == start.epoch else Position(epoch)
+        net.SGD((expanded, labels), epoch + 1, mini_batch_size, eta, test_data, history=history, start=at, **options)
     return history
 
 

@@ -55,6 +55,15 @@ class History:
     def __len__(self) -> int:
         return len(self.epochs)
 
+    def __repr__(self) -> str:
+        """One short line, so a REPL shows ``net.SGD(...)``'s result at a glance."""
+        n = len(self.epochs)
+        if n == 0:
+            return "History(no epochs)"
+        last = self.epochs[-1]
+        score = "" if last.total is None else f", last {last.correct} / {last.total}"
+        return f"History({n} epoch{'s' if n != 1 else ''}{score})"
+
     def __getitem__(self, i: int) -> EpochResult:
         return self.epochs[i]
 
@@ -129,7 +138,8 @@ _SETTING_NAMES = {
     "epochs": lambda v: f"{v} epochs",
     "seed": lambda v: f"seed {v}",
     "dtype": lambda v: str(v),
-    "data": lambda v: f"data {Path(v).name}" if v else "bundled MNIST",
+    "data": lambda v: "bundled MNIST" if v is None else f"data {Path(v).name if isinstance(v, str) else v!s:.40}",
+    "engine": lambda v: f"engine {v}",
 }
 
 
@@ -142,7 +152,9 @@ def run_labels(settings: Sequence[dict]) -> list[str]:
         if len(settings) > 1:
             return [f"run {i + 1}" for i in range(len(settings))]
         keys = [k for k in ("sizes", "eta", "batch_size") if k in settings[0]]
-    return [", ".join(_SETTING_NAMES[k](s.get(k)) for k in keys) for s in settings]
+    # a setting a run did not record is left out of its label, not shown as None
+    labels = [", ".join(_SETTING_NAMES[k](s[k]) for k in keys if k in s) for s in settings]
+    return labels if len(labels) == 1 else [label or f"run {i + 1}" for i, label in enumerate(labels)]
 
 
 __all__ = ["EpochResult", "History", "epoch_record", "run_labels"]

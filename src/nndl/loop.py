@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from . import engines
+from .config import MAX_BATCH, MAX_EPOCHS, check_eta, check_integer
 from .errors import DataError, NNDLError
 from .history import EpochResult, History
-from .inputs import as_float, test_arrays, training_arrays
+from .inputs import MiniBatch, as_float, test_arrays, training_arrays
 
 #: Mini-batches trained between ``stop`` checks (and at least between progress-bar updates).
 BATCHES_PER_UPDATE = 100
@@ -120,12 +121,17 @@ def sgd(
     pace: Pace | None = None,
 ) -> History:
     """Epochs ``start.epoch`` to ``epochs - 1`` of mini-batch SGD on ``net``
-    (see :meth:`Network.SGD <nndl.network.Network.SGD>`)."""
+    (see :meth:`Network.SGD <nndl.network.Network.SGD>`).  Every argument is
+    checked here first, by the checks :class:`~nndl.config.TrainConfig` uses."""
+    epochs = check_integer("epochs", epochs, 1, MAX_EPOCHS)
+    mini_batch_size = check_integer("mini_batch_size", mini_batch_size, 1, MAX_BATCH)
+    eta = check_eta(eta)
     inputs, targets = training_arrays(training_data, net.sizes)
     targets = targets.astype(net.dtype, copy=False)
+    engines.forget_data(net)  # the arrays may have changed in place since the last call
     test = None if test_data is None else test_arrays(test_data, net.sizes)
     evaluate = None if test is None else engines.evaluator(net, inputs, mini_batch_size)
-    history = History() if history is None else history
+    history = History(settings=run_settings(net, epochs, mini_batch_size, eta)) if history is None else history
     start = Position() if start is None else start
     watch = pace if isinstance(pace, Watch) else None
     for j in range(start.epoch, epochs):
@@ -160,6 +166,21 @@ def sgd(
         if stop is not None and j + 1 < epochs and stop():
             raise Interrupted(Position(j + 1), history)
     return history
+
+
+def run_settings(net: Any, epochs: int, mini_batch_size: int, eta: float) -> dict:
+    """The settings of a run of ``net.SGD``, named as ``nndl train`` records
+    them, so its history's legend can say how it differs from other runs."""
+    dtype = getattr(net, "dtype", None)
+    return {
+        "sizes": list(net.sizes),
+        "epochs": epochs,
+        "batch_size": mini_batch_size,
+        "eta": float(eta),
+        "seed": getattr(net, "seed", None),
+        "dtype": getattr(dtype, "name", dtype),
+        "engine": getattr(net, "engine", None),
+    }
 
 
 def train_epoch(
@@ -255,7 +276,8 @@ def train_range(
     """Mini-batches ``first`` to ``last - 1`` of an epoch, mini-batch ``k``
     being the examples ``order[k * mini_batch_size : (k + 1) * mini_batch_size]``:
     on the network's engine, or one :meth:`~nndl.network.Network.update_mini_batch` call each on
-    the reference engine.  ``costs``, if given, receives each mini-batch's
+    the reference engine, given the book's list of ``(x, y)`` columns (a
+    :class:`~nndl.inputs.MiniBatch`).  ``costs``, if given, receives each mini-batch's
     quadratic cost before its step (see :class:`Watch`); the reference
     measures it with a :meth:`~nndl.network.Network.feedforward` of its own."""
     engine = engines.select(net, inputs, mini_batch_size)
@@ -267,7 +289,7 @@ def train_range(
         x, y = as_float(inputs[idx], net.dtype).T, targets[idx].T
         if costs is not None:
             costs[k - first] = float(np.square(net.feedforward(x) - y, dtype=np.float64).sum()) / (2 * len(idx))
-        net.update_mini_batch((x, y), eta)
+        net.update_mini_batch(MiniBatch(x, y), eta)
 
 
 def check_position(start: Position, n: int, n_batches: int) -> tuple[np.ndarray, int]:
@@ -281,14 +303,19 @@ def check_position(start: Position, n: int, n_batches: int) -> tuple[np.ndarray,
             f"the saved order must list each of the {n} training examples once; "
             f"got {order.dtype} of shape {order.shape}"
         )
-    seen = np.zeros(n, dtype=bool)
-    inside = order[(order >= 0) & (order < n)]
-    seen[inside] = True
-    if len(inside) != n or not seen.all():
+    if not is_permutation(order):
         raise DataError(f"the saved order must be a permutation of the {n} training examples")
     if not (isinstance(start.batch, (int, np.integer)) and 0 <= start.batch < n_batches):
         raise DataError(f"the saved position must be a mini-batch from 0 to {n_batches - 1}, got {start.batch!r:.40}")
     return order.astype(np.intp, copy=False), int(start.batch)
+
+
+def is_permutation(order: np.ndarray) -> bool:
+    """Whether the integers ``order`` list each of ``0 .. len(order) - 1`` once."""
+    seen = np.zeros(len(order), dtype=bool)
+    inside = order[(order >= 0) & (order < len(order))]
+    seen[inside] = True
+    return len(inside) == len(order) and bool(seen.all())
 
 
 def _check_finite(net: Any, epoch: int, eta: float) -> None:
@@ -326,7 +353,9 @@ __all__ = [
     "Interrupted",
     "Position",
     "Watch",
+    "is_permutation",
     "progress_bar",
+    "run_settings",
     "sgd",
     "train_epoch",
     "train_range",

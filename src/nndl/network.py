@@ -28,13 +28,10 @@ from typing import Any
 import numpy as np
 
 from . import engines, loop, modelfile
-from .config import check_dtype, check_sizes
+from .config import check_dtype, check_init, check_sizes
 from .errors import DataError
 from .history import EpochResult, History
-from .inputs import as_float, columns, test_arrays
-
-#: Examples per forward pass when evaluating (bounds memory: 6 MB of float64 inputs).
-EVAL_CHUNK = 1_000
+from .inputs import EVAL_CHUNK, as_float, check_columns, columns, test_arrays
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -59,7 +56,8 @@ class Network:
     The list ``sizes`` contains the number of neurons in the respective
     layers: ``Network([784, 30, 10])`` has 784 inputs, a hidden layer of 30
     neurons and 10 outputs.  Weights and biases start as draws from the
-    standard normal distribution N(0, 1); the input layer has no biases.
+    standard normal distribution N(0, 1) (``init="scaled"``: the weights as
+    N(0, 1/n_in), chapter 3's start); the input layer has no biases.
     ``weights[l]`` has shape ``(n_out, n_in)``, ``biases[l]`` ``(n_out, 1)``.
 
     ``seed`` makes a run reproducible bit for bit: the same seed gives the
@@ -71,10 +69,11 @@ class Network:
     :meth:`update_mini_batch` and :meth:`backprop` for every mini-batch: the
     code to read and to change.  ``"numpy"``, ``"numba"``, ``"torch"`` and
     ``"pytensor"`` compute the same steps faster, equal to float rounding;
-    ``"auto"`` (the default) picks the fastest that applies, and the
-    reference whenever a subclass overrides :meth:`update_mini_batch`,
-    :meth:`backprop` or :meth:`cost_derivative`.  ``device`` is ``"cpu"`` or
-    ``"cuda"`` (through PyTorch).
+    ``"auto"`` (the default) picks the fastest that applies while the
+    book's methods and ``sigmoid`` are the shipped code, and the reference
+    as soon as one of them is changed -- in a subclass, in this file or at
+    run time (:mod:`nndl.shipped`): what you change is what trains.
+    ``device`` is ``"cpu"`` or ``"cuda"`` (through PyTorch).
     """
 
     def __init__(
@@ -85,6 +84,7 @@ class Network:
         *,
         engine: str = "auto",
         device: str = "cpu",
+        init: str = "standard",
     ) -> None:
         self.sizes = check_sizes(sizes)
         self.num_layers = len(self.sizes)
@@ -97,8 +97,10 @@ class Network:
         # Drawn in float64 and rounded, so float32 and float64 networks with
         # one seed start from the same values.
         self.biases = [self.rng.standard_normal((y, 1)).astype(self.dtype) for y in self.sizes[1:]]
+        scaled = check_init(init) == "scaled"  # chapter 3's N(0, 1/n_in)
         self.weights = [
-            self.rng.standard_normal((y, x)).astype(self.dtype) for x, y in zip(self.sizes[:-1], self.sizes[1:])
+            (self.rng.standard_normal((y, x)) / (np.sqrt(x) if scaled else 1)).astype(self.dtype)
+            for x, y in zip(self.sizes[:-1], self.sizes[1:])
         ]
 
     def __repr__(self) -> str:
@@ -112,6 +114,7 @@ class Network:
         ``a`` is a column ``(n_in, 1)`` as in the book, or a matrix whose
         columns are several inputs.
         """
+        check_columns(a, self.sizes)
         for b, w in zip(self.biases, self.weights):
             a = sigmoid(w @ a + b)
         return a
@@ -178,32 +181,33 @@ class Network:
         """Update the network's weights and biases by applying gradient
         descent using backpropagation to a single mini batch.
 
-        ``mini_batch`` is a list of ``(x, y)`` tuples (or a pair of column
-        matrices ``(x, y)``) and ``eta`` is the learning rate::
+        ``mini_batch`` is the book's list of ``(x, y)`` tuples (``SGD`` passes
+        one; a pair of column matrices ``(x, y)`` works too) and ``eta`` is
+        the learning rate.  With the gradients :meth:`backprop` gives for
+        the ``m`` examples::
 
-            w -> w - eta dC/dw,    b -> b - eta dC/db
+            w -> w - (eta/m) sum_x dC_x/dw,    b -> b - (eta/m) sum_x dC_x/db
 
-        with the gradient :meth:`backprop` gives, averaged over the
-        mini-batch.  The arrays are updated in place.
+        The arrays are updated in place.
         """
         x, y = columns(mini_batch)
+        m = x.shape[1]
         nabla_b, nabla_w = self.backprop(x.astype(self.dtype, copy=False), y.astype(self.dtype, copy=False))
         for b, nb in zip(self.biases, nabla_b):
-            b -= eta * nb
+            # summed: a backprop written for one example gives m columns for m examples
+            b -= (eta / m) * nb.sum(axis=1, keepdims=True)
         for w, nw in zip(self.weights, nabla_w):
-            w -= eta * nw
+            w -= (eta / m) * nw
 
     def backprop(self, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Return ``(nabla_b, nabla_w)``, the gradient of the cost with
-        respect to the biases and weights, layer by layer.
+        """Return ``(nabla_b, nabla_w)``, the gradient of the cost ``C_x``
+        with respect to the biases and weights, layer by layer.
 
         ``x`` is an input column ``(n_in, 1)`` and ``y`` its desired output
         ``(n_out, 1)``, as in the book -- or matrices of ``m`` such columns,
-        in which case the gradient is that of the mini-batch's cost
-        ``C = 1/(2m) sum ||y - a^L||^2``, the mean of the per-example
-        gradients.
+        in which case the gradient is the sum of the ``m`` examples'
+        gradients (``delta (a^{l-1})^T`` sums over the columns by itself).
         """
-        m = x.shape[1]
         nabla_b = [np.zeros_like(b) for b in self.biases]
         nabla_w = [np.zeros_like(w) for w in self.weights]
         # feedforward, storing every weighted input z and activation a
@@ -217,14 +221,14 @@ class Network:
             activations.append(activation)
         # backward pass
         delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])
-        nabla_b[-1] = delta.sum(axis=1, keepdims=True) / m
-        nabla_w[-1] = delta @ activations[-2].T / m
+        nabla_b[-1] = delta.sum(axis=1, keepdims=True)
+        nabla_w[-1] = delta @ activations[-2].T
         # l counts layers from the end: l = 1 is the output layer, l = 2 the
         # last hidden layer, and so on.
         for l in range(2, self.num_layers):
             delta = (self.weights[-l + 1].T @ delta) * sigmoid_prime(zs[-l])
-            nabla_b[-l] = delta.sum(axis=1, keepdims=True) / m
-            nabla_w[-l] = delta @ activations[-l - 1].T / m
+            nabla_b[-l] = delta.sum(axis=1, keepdims=True)
+            nabla_w[-l] = delta @ activations[-l - 1].T
         return nabla_b, nabla_w
 
     def evaluate(self, test_data: Any) -> int:
@@ -289,12 +293,6 @@ class Network:
         net.seed, net.rng = params.seed, np.random.default_rng(params.seed)
         net.weights, net.biases, net.settings = params.weights, params.biases, params.settings
         return net
-
-    def _runs_own_step(self) -> bool:
-        """Whether a subclass changed the step (so only the reference engine runs it)."""
-        book = (Network.update_mini_batch, Network.backprop, Network.cost_derivative, Network.feedforward)
-        mine = (type(self).update_mini_batch, type(self).backprop, type(self).cost_derivative, type(self).feedforward)
-        return mine != book
 
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime"]

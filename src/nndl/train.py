@@ -103,7 +103,9 @@ def on_engine(net: Network | None, config: TrainConfig, status: Callable[[str], 
     and the PyTensor model is compiled now (its time goes to ``status``)."""
     if net is None:
         dtype = cast(str, config.dtype)  # TrainConfig fills in the engine's default
-        net = Network(config.sizes, seed=config.seed, dtype=dtype, engine=config.engine, device=config.device)
+        net = Network(
+            config.sizes, seed=config.seed, dtype=dtype, engine=config.engine, device=config.device, init=config.init
+        )
         if config.engine == "pytensor":
             for b in net.biases:
                 b[...] = 1
@@ -198,12 +200,10 @@ def _run(
         if not config.expand:
             net.SGD(data.train, config.epochs, config.batch_size, eta, start=start, **common, **hooks)
             return
-        from .expand import epoch_images
+        from . import expand  # each epoch its own distortions of the digits
 
-        for epoch in range(start.epoch, config.epochs):  # each epoch its own distortions of the digits
-            images = epoch_images(data.train.images, config.seed or 0, epoch)
-            at = start if epoch == start.epoch else Position(epoch)
-            net.SGD((images, data.train.labels), epoch + 1, config.batch_size, eta, start=at, **common, **hooks)
+        seed = config.seed or 0
+        expand.sgd(net, data.train, config.epochs, config.batch_size, eta, seed=seed, start=start, **common, **hooks)
 
     if checkpoint is None:
         sgd(on_epoch=on_epoch)

@@ -119,7 +119,7 @@ def _nndl_train(job: Job) -> dict:
     data_s = time.perf_counter() - t
     t = time.perf_counter()
     net = on_engine(None, config)
-    engines.evaluator(net, data.train.images, config.batch_size)  # chooses the engine, as SGD does first
+    engines.select(net, data.train.images, config.batch_size)  # chooses (and loads) the engine, as SGD does first
     engine_s = time.perf_counter() - t
     t = time.perf_counter()
     history = net.SGD(

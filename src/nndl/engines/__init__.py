@@ -23,10 +23,13 @@ one class behind one small interface (:class:`~nndl.engines.base.Engine`).
     The step compiled by PyTensor from the notes' symbolic cost.  Needs the
     ``pytensor`` extra.
 ``auto``
-    The reference if a subclass changed the step; else ``torch`` on a GPU,
+    The reference if the book's code is not the shipped code (changed in a
+    subclass, in ``network.py`` or at run time; :mod:`nndl.shipped`), saying
+    so once; else ``torch`` on a GPU,
     ``numba`` when it applies and the mini-batches are not large (see
     :func:`prefers_numba`), else ``numpy``.  Numba comes with nndl; where it
-    cannot be installed (a Python too new for it), ``auto`` says so once, on
+    cannot be installed (a Python too new for it), or the compiled engine
+    cannot be built with the Numba installed, ``auto`` says so once, on
     stderr, and trains on ``numpy``.
 
 To add an engine: a module here with a class that has ``train_batches``, its
@@ -45,8 +48,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import shipped
 from ..config import DEVICES, ENGINES, check_engine
 from ..errors import ConfigError, require
+from ..inputs import book_pairs
 from .base import Engine, check_overflow, input_scale
 
 #: ``auto`` uses the compiled per-example kernel while mini-batch size x
@@ -80,23 +85,59 @@ def select(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Engine | None:
     device = getattr(net, "device", "cpu")
     if name == "reference":
         return None
-    if name == "auto":
-        if net._runs_own_step():
+    note = changed_code(net)
+    if note is not None:
+        _say_once(note)
+        if name == "auto":
             return None
+    if name == "auto":
         if device == "cuda":
             name = "torch"
-        elif prefers_numba(net.sizes, mini_batch_size) and _numba_applies(net, inputs):
-            name = "numba"
+        elif prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
+            name = "numba" if _compiled_here(net.dtype) else "numpy"
         else:
-            if prefers_numba(net.sizes, mini_batch_size) and len(net.sizes) == 3 and inputs.dtype == np.uint8:
-                _say_once(NO_NUMBA)
             name = "numpy"
     elif name == "numba" and not _numba_applies(net, inputs):
         raise ConfigError(
             f"engine 'numba' trains networks with one hidden layer on uint8 images; got sizes {net.sizes} "
             f"and inputs of dtype {inputs.dtype} (use engine 'numpy')"
         )
+    elif name == "numba" and (why := _unbuilt(net.dtype)) is not None:
+        raise ConfigError(f"engine 'numba' could not be built ({why}); use engine 'numpy'")
     return engine_for(net, name)
+
+
+def changed_code(net: Any) -> str | None:
+    """The line a run of ``net`` says when its book's code is not the
+    shipped code (:func:`nndl.shipped.changes`): which code differs, which
+    engine runs, and how to get the fast one back; None when it is the
+    shipped code or the reference engine was asked for."""
+    engine = getattr(net, "engine", "auto")
+    changed = shipped.changes(net)
+    if not changed or engine == "reference":
+        return None
+    yours = "your " + " and ".join(", ".join(changed).rsplit(", ", 1))
+    verb = "is" if len(changed) == 1 else "are"
+    if engine == "auto":
+        return (
+            f"nndl: {yours} {verb} not nndl's own code, so training runs yours on the reference engine "
+            "(plain NumPy, one mini-batch at a time, slower); for the fast engine again, undo the change, "
+            "or name an engine (engine='numpy', or --engine numpy) to train nndl's own code instead"
+        )
+    return (
+        f"nndl: {yours} {verb} not nndl's own code, and engine {engine!r} trains nndl's own code, not yours; "
+        "engine 'auto' or 'reference' trains yours"
+    )
+
+
+def forget_data(net: Any) -> None:
+    """A new SGD call on ``net`` begins: its engines drop what they derived
+    from earlier calls' data (lists of nonzero pixels, copies on a device),
+    since the arrays may have changed in place in between."""
+    for engine in _ENGINES.get(net, {}).values():
+        forget = getattr(engine, "forget", None)
+        if forget is not None:
+            forget()
 
 
 def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..., tuple[int, float]]:
@@ -107,12 +148,19 @@ def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..
     subclass that changes how the network computes or evaluates.  ``guesses``,
     an int array of one entry per example, receives each one's predicted
     class: in the same pass on the compiled engine, else from
-    :meth:`~nndl.network.Network.predict`."""
-    engine = select(net, inputs, mini_batch_size)
+    :meth:`~nndl.network.Network.predict`.  The engine is the one training
+    chose (asked at each call, so that loading it counts in the first epoch)."""
     own = type(net).accuracy_and_cost
-    compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
 
     def evaluate(X: np.ndarray, labels: np.ndarray, guesses: np.ndarray | None = None) -> tuple[int, float]:
+        engine = select(net, inputs, mini_batch_size)
+        if engine is None and "evaluate" in shipped.changes(net):
+            # the reader's evaluate counts, on the book's list of (x, label) tuples
+            correct, cost = net.evaluate(book_pairs(X, labels, net.dtype)), net.accuracy_and_cost(X, labels)[1]
+            if guesses is not None:
+                guesses[:] = net.predict(X)
+            return int(correct), cost
+        compiled = engine is not None and hasattr(engine, "accuracy_and_cost")
         if compiled and X.dtype == inputs.dtype and own.__qualname__ == "Network.accuracy_and_cost":
             return engine.accuracy_and_cost(net, X, labels, guesses)  # type: ignore[union-attr]
         if guesses is not None:
@@ -120,6 +168,15 @@ def evaluator(net: Any, inputs: np.ndarray, mini_batch_size: int) -> Callable[..
         return net.accuracy_and_cost(X, labels)
 
     return evaluate
+
+
+def predict(net: Any, X: np.ndarray, engine: str = "numpy") -> np.ndarray:
+    """The predicted class of each row of ``X`` as ``engine`` computes it:
+    ``"pytensor"`` with the notes' compiled model, ``"numpy"`` with the
+    network's own :meth:`~nndl.network.Network.predict`."""
+    if engine == "pytensor":
+        return engine_for(net, "pytensor").predict(net, X)  # type: ignore[attr-defined]
+    return net.predict(X)
 
 
 def engine_for(net: Any, name: str) -> Engine:
@@ -183,6 +240,44 @@ def _say_once(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _compiled_here(dtype: Any) -> bool:
+    """Whether ``auto`` can train on the compiled engine here; where not, it says why, once."""
+    if not _installed("numba"):
+        _say_once(NO_NUMBA)
+        return False
+    why = _unbuilt(dtype)
+    if why is not None:
+        _say_once(
+            f"nndl: the compiled engine could not be built ({why}), so training runs on NumPy, a few times slower"
+        )
+    return why is None
+
+
+#: Per dtype: None where the compiled engine's kernels load (or compile), else why not.
+_BUILT: dict[np.dtype, str | None] = {}
+
+
+def _unbuilt(dtype: Any) -> str | None:
+    """None where the compiled engine runs here for parameters of ``dtype``,
+    else why not (``auto`` says it, once, and trains on NumPy instead).
+
+    The engine builds on Numba's internals, which a Numba release may change
+    (nndl pins Numba below the next release it has not been tested with):
+    whatever building it raises, training goes on, on NumPy.  Tried once per
+    dtype and process."""
+    dtype = np.dtype(dtype)
+    if dtype not in _BUILT:
+        try:
+            from .numba import preload
+
+            preload(dtype)
+            _BUILT[dtype] = None
+        except Exception as e:  # noqa: BLE001 (whatever Numba raises, NumPy trains instead)
+            version = getattr(sys.modules.get("numba"), "__version__", "?")
+            _BUILT[dtype] = f"Numba {version}: {type(e).__name__}: {' '.join(str(e).split())[:160]}"
+    return _BUILT[dtype]
+
+
 def _numba_applies(net: Any, inputs: np.ndarray) -> bool:
     return len(net.sizes) == 3 and inputs.dtype == np.uint8 and _installed("numba")
 
@@ -219,10 +314,13 @@ __all__ = [
     "NUMBA_MAX_WORK",
     "Engine",
     "check",
+    "changed_code",
     "check_overflow",
     "engine_for",
     "evaluator",
+    "forget_data",
     "input_scale",
+    "predict",
     "prefers_numba",
     "preload",
     "select",

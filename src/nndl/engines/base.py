@@ -24,6 +24,10 @@ class Engine(Protocol):
     receives each mini-batch's quadratic cost ``1/(2m) sum_x ||y(x) - a^L(x)||^2``,
     computed from the ``a^L`` of its forward pass (the parameters before its
     step): the running training cost, at no extra pass over the data.
+
+    What an engine derives from the data and keeps between calls (lists of
+    nonzero pixels, copies on a device) it drops in an optional ``forget()``,
+    called when a new SGD call begins: the arrays may have changed in place.
     """
 
     def train_batches(

@@ -13,7 +13,8 @@ example at a time, with the same mathematics::
 
 and one trick: about four pixels in five of an MNIST digit are 0, and a
 zero input adds nothing to ``w^1 x`` nor to ``delta^1 x^T``.  So the images
-are stored once, per run, as lists of their nonzero pixels (index and byte),
+are listed once per SGD call by their nonzero pixels (index and byte,
+:func:`nndl.data.nonzero_pixels`; the bundled MNIST's come from the cache),
 and the two large products -- 98 % of the arithmetic -- touch only those
 pixels' weights.  The results are the reference's, summed in another order.
 The evaluation after each epoch uses the same trick (:func:`_evaluate`).
@@ -53,6 +54,9 @@ _VECTOR_BYTES = 64
 # "numpy": a division by zero gives inf or NaN as in NumPy, with no check
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 L = V.LANES
+#: Two outputs closer than this many units of the dtype's epsilon may rank
+#: differently in NumPy (the kernel's outputs are within about 25 of them).
+TIE = 1024
 _1, _2 = np.uint64(1), np.uint64(2)  # steps for unsigned indices
 
 
@@ -260,11 +264,15 @@ def _evaluate(
     b2: np.ndarray,
     live: np.ndarray,
     guesses: np.ndarray,
+    unsure: np.ndarray,
+    tie: float,
 ) -> tuple[int, float]:
     """``(correct, sum of ||a^2 - y||^2)`` over the images of ``indptr``
     with ``labels``: the most activated output is the guess (the first of
     equals, as ``argmax``; image ``r``'s into ``guesses[r]``), and ``y`` is
-    the label's unit vector."""
+    the label's unit vector.  ``unsure[r]`` is set where the two most
+    activated outputs are within ``tie`` of each other (or not numbers):
+    there NumPy's outputs, rounded otherwise, may rank them the other way."""
     hp = w1t.shape[1]
     n_out = w2.shape[0]
     every = np.ones(-(-n_out // L) * L, w1t.dtype)
@@ -276,46 +284,19 @@ def _evaluate(
         _weighted_input(a, r, indptr, pixels, values, lut, w1t, b1)
         _sigmoid(a, live)
         _output(a2, a, w2, b2, every)
-        best, guess = -1.0, 0
+        best, second, guess = -np.inf, -np.inf, 0
         for o in range(n_out):
             out = a2[o]
             if out > best:
-                best, guess = out, o
+                best, second, guess = out, best, o
+            elif out > second:
+                second = out
             miss = np.float64(out) - (1.0 if o == labels[r] else 0.0)
             squares += miss * miss
         guesses[r] = guess
+        unsure[r] = not best - second > tie
         correct += guess == labels[r]
     return correct, squares
-
-
-@numba.njit(**_JIT)
-def _nonzero(images: np.ndarray, index_type: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The compressed-sparse-row form of ``images`` ``(n, n_in)`` uint8."""
-    n, width = images.shape
-    indptr = np.zeros(n + 1, np.int64)
-    for r in range(n):
-        count = 0
-        for p in range(width):
-            count += images[r, p] != 0
-        indptr[r + 1] = indptr[r] + count
-    pixels = np.empty(indptr[n], index_type.dtype)
-    values = np.empty(indptr[n], np.uint8)
-    for r in range(n):
-        q = indptr[r]
-        for p in range(width):
-            if images[r, p] != 0:
-                pixels[q] = p
-                values[q] = images[r, p]
-                q += 1
-    return indptr, pixels, values
-
-
-def nonzero_pixels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr, pixels, values)``: image ``r``'s nonzero pixels are
-    ``pixels[indptr[r]:indptr[r+1]]``, their bytes ``values[...]`` (the
-    compressed-sparse-row layout of ``images`` ``(n, n_in)`` uint8)."""
-    index_type = np.uint16 if images.shape[1] <= 2**16 else np.int32
-    return _nonzero(images, np.empty(0, index_type))
 
 
 def preload(dtype: np.dtype) -> None:
@@ -336,7 +317,7 @@ def preload(dtype: np.dtype) -> None:
     live, lut = np.zeros(L, dtype), input_scale(dtype)
     one = np.zeros(1, np.int64)
     _train_sparse(*blank, lut, np.zeros((1, 1), dtype), one, 0, 1, 1, w1t, b1, w2, b2, live, 0.0, np.empty(1))
-    _evaluate(*blank, lut, one, w1t, b1, w2, b2, live, np.empty(1, np.int64))
+    _evaluate(*blank, lut, one, w1t, b1, w2, b2, live, np.empty(1, np.int64), np.empty(1, np.bool_), 0.0)
 
 
 def _aligned_zeros(shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
@@ -411,22 +392,39 @@ class SparseEngine:
     ) -> tuple[int, float]:
         """:meth:`Network.accuracy_and_cost <nndl.network.Network.accuracy_and_cost>`
         over ``uint8`` inputs ``X``, touching only their nonzero pixels; with
-        ``guesses`` (int64, one per example) each example's predicted class too."""
+        ``guesses`` (int64, one per example) each example's predicted class too.
+
+        The guesses are the network's, ties included: where the two most
+        activated outputs come within :data:`TIE` of each other (saturated
+        outputs all at 1.0, say, after a large eta), the kernel's rounding
+        could rank them otherwise, so those examples are scored again by the
+        network's own :meth:`~nndl.network.Network.predict`, as ``nndl
+        evaluate`` scores them."""
         w1t, b1, w2, b2 = self._copy_in(net)
         if guesses is None:
             guesses = np.empty(len(labels), np.int64)
+        unsure = np.empty(len(labels), np.bool_)
+        tie = TIE * float(np.finfo(net.dtype).eps)
         correct, squares = _evaluate(
-            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, self._live, guesses
+            *self._nonzero("eval", X), input_scale(net.dtype), labels, w1t, b1, w2, b2, self._live, guesses, unsure, tie
         )
+        rows = np.flatnonzero(unsure)
+        if len(rows):
+            guesses[rows] = net.predict(X[rows])
+            correct = (guesses == labels).sum()
         return int(correct), float(squares) / (2 * len(X))
 
     def _nonzero(self, role: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The nonzero pixels of ``images``: the bundled MNIST's come with it
-        from the cache; others are found once per array."""
+        """The nonzero pixels of ``images`` (:func:`nndl.data.nonzero_pixels`),
+        kept until :meth:`forget`."""
         if role not in self._sparse or self._sparse[role][0] is not images:
-            known = data.nonzero_pixels(images)
-            self._sparse[role] = (images, nonzero_pixels(images) if known is None else known)
+            self._sparse[role] = (images, data.nonzero_pixels(images))
         return self._sparse[role][1]
+
+    def forget(self) -> None:
+        """Drop the nonzero pixels found so far: a new SGD call begins, and
+        its arrays may have changed in place since they were found."""
+        self._sparse.clear()
 
     def _copy_in(self, net: Any) -> list[np.ndarray]:
         """The network's parameters in the kernel's padded layout."""

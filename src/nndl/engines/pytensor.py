@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..inputs import as_float
+from ..inputs import EVAL_CHUNK, as_float
 from ..symbolic import MLP, CompiledMLP, T, compile_sgd
 
 
@@ -60,3 +60,11 @@ class PyTensorEngine:
         weights, biases = model.get_parameters()
         for mine, theirs in zip(net.weights + net.biases, weights + biases):
             mine[...] = theirs
+
+    def predict(self, net: Any, X: np.ndarray) -> np.ndarray:
+        """The predicted class (most activated output) of each row of ``X``,
+        from the compiled model's ``predict`` with ``net``'s parameters."""
+        model = self.prepare(net)
+        model.set_parameters(net.weights, net.biases)
+        chunks = [model.predict(as_float(X[k : k + EVAL_CHUNK], net.dtype).T) for k in range(0, len(X), EVAL_CHUNK)]
+        return np.concatenate([a.argmax(axis=0) for a in chunks]) if chunks else np.empty(0, np.int64)

@@ -92,6 +92,11 @@ class TorchEngine:
             costs[:] = squares.cpu().numpy() / (2 * sizes)
         check_overflow(params)
 
+    def forget(self) -> None:
+        """Drop the copies of the inputs and targets: a new SGD call begins,
+        and its arrays may have changed in place since they were copied."""
+        self._inputs = self._targets = None
+
     def _steps(
         self,
         weights: list[Any],

@@ -147,8 +147,30 @@ def own_origin(origin: str, host: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc.lower() == host.lower()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The gate's own answer, given instead of the app's: a refusal, or the
+    redirect that keeps a token from the URL in a cookie."""
+
+    status: int
+    message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    async def send(self, send: Send) -> None:
+        """As JSON: ``{"error": message}`` (a redirect: ``{"go": location}``)."""
+        body = json.dumps({"error" if self.status >= 400 else "go": self.message}).encode()
+        head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        head += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        if self.status == 401:
+            head.append((b"www-authenticate", b'Bearer realm="nndl serve"'))
+        await send({"type": "http.response.start", "status": self.status, "headers": head})
+        await send({"type": "http.response.body", "body": body})
+
+
 class Gate:
-    """The ASGI middleware applying a :class:`Policy` to every HTTP request."""
+    """The ASGI middleware applying a :class:`Policy` to every HTTP request:
+    :meth:`host`, then :meth:`token`, then :meth:`origin`; the first that
+    answers stops the request."""
 
     def __init__(self, app: ASGIApp, policy: Policy) -> None:
         self.app, self.policy = app, policy
@@ -158,64 +180,50 @@ class Gate:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        refusal = self.refusal(scope, headers)
-        if refusal is None:
+        answer = self.host(headers) or self.token(scope, headers) or self.origin(scope, headers)
+        if answer is None:
             await self.app(scope, receive, send)
         else:
-            await answer(send, *refusal)
+            await answer.send(send)
 
-    def refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, list[tuple[str, str]]] | None:
-        """Why the request may not come in: ``(status, message, headers)``; None if it may."""
+    def host(self, headers: dict[str, str]) -> Answer | None:
+        """While on loopback: 403 unless ``Host`` names this machine (or an allowed name)."""
+        host, policy = headers.get("host", ""), self.policy
+        if not policy.loopback or policy.host_allowed(host):
+            return None
+        return Answer(
+            403, f"this server answers requests for this machine only (localhost:{policy.port}), not {host[:80]!r}"
+        )
+
+    def token(self, scope: Scope, headers: dict[str, str]) -> Answer | None:
+        """Where there is a token: 401 without it; a page opened with it in the
+        URL gets it as a cookie, and the same address without it."""
         policy = self.policy
-        host = headers.get("host", "")
-        if policy.loopback and not policy.host_allowed(host):
-            return (
-                403,
-                f"this server answers requests for this machine only (localhost:{policy.port}), not {host[:80]!r}",
-                [],
-            )
+        if policy.token is None:
+            return None
         query = scope.get("query_string", b"").decode("latin-1")
-        if policy.token is not None:
-            ok, in_query = policy.token_given(headers, query)
-            if not ok:
-                return 401, NO_TOKEN, []
-            if in_query and scope["method"] == "GET" and not scope["path"].startswith("/api/"):
-                return self._keep_token(scope, query)
-        method, path = scope["method"], scope["path"]
-        site = headers.get("sec-fetch-site")
-        if method not in SAFE_METHODS:
-            origin = headers.get("origin")
-            if origin is not None:
-                if not own_origin(origin, host):
-                    return (
-                        403,
-                        f"{method} requests come only from this server's own pages, not from {origin[:80]!r}",
-                        [],
-                    )
-            elif site not in (None, "same-origin", "none"):
-                return 403, f"{method} requests come only from this server's own pages (this one is {site[:20]})", []
-        if path.startswith("/api/") and site in ("cross-site", "same-site"):
-            return 403, "the API answers only this server's own pages", []
-        return None
-
-    def _keep_token(self, scope: Scope, query: str) -> tuple[int, str, list[tuple[str, str]]]:
-        """A page opened with ``?token=``: the cookie, and the same address without the token."""
-        assert self.policy.token is not None
+        given, in_query = policy.token_given(headers, query)
+        if not given:
+            return Answer(401, NO_TOKEN)
+        if not (in_query and scope["method"] == "GET" and not scope["path"].startswith("/api/")):
+            return None
         rest = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "token"])
         location = scope["path"] + (f"?{rest}" if rest else "")
-        cookie = f"{self.policy.cookie}={self.policy.token}; Path=/; HttpOnly; SameSite=Strict"
-        return 303, "signed in: go on to " + location, [("location", location), ("set-cookie", cookie)]
+        cookie = f"{policy.cookie}={policy.token}; Path=/; HttpOnly; SameSite=Strict"
+        return Answer(303, location, (("location", location), ("set-cookie", cookie)))
+
+    def origin(self, scope: Scope, headers: dict[str, str]) -> Answer | None:
+        """403 for a request that changes something from anywhere but the
+        server's own pages, and for an API request a browser marks as another site's."""
+        method, site, origin = scope["method"], headers.get("sec-fetch-site"), headers.get("origin")
+        if method not in SAFE_METHODS:
+            if origin is not None and not own_origin(origin, headers.get("host", "")):
+                return Answer(403, f"{method} requests come only from this server's own pages, not {origin[:80]!r}")
+            if origin is None and site not in (None, "same-origin", "none"):
+                return Answer(403, f"{method} requests come only from this server's own pages, not {site[:20]}")
+        if scope["path"].startswith("/api/") and site in ("cross-site", "same-site"):
+            return Answer(403, "the API answers only this server's own pages")
+        return None
 
 
-async def answer(send: Send, status: int, message: str, headers: list[tuple[str, str]]) -> None:
-    """A JSON answer ``{"error": message}`` (or, for a redirect, ``{"go": ...}``)."""
-    body = json.dumps({"error": message} if status >= 400 else {"go": message}).encode()
-    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    head += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    if status == 401:
-        head.append((b"www-authenticate", b'Bearer realm="nndl serve"'))
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": body})
-
-
-__all__ = ["Gate", "Policy", "check_token", "is_loopback", "new_token"]
+__all__ = ["Answer", "Gate", "Policy", "check_token", "is_loopback", "new_token"]

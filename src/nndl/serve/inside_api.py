@@ -235,7 +235,6 @@ def inside_routes(
     lessons = Lessons(net) if lessons is None else lessons  # given: shared with the training lab's "use"
     hand_set = HandwritingSet(default_folder() if dataset is None else dataset)
     save_to = None if save_to is None else Path(save_to)
-    settings = dict(getattr(net, "settings", {}) or {})
 
     def check_digits() -> None:
         if not (net.sizes[0] == 28 * 28 and net.sizes[-1] == 10):
@@ -246,11 +245,17 @@ def inside_routes(
     def network_state() -> dict:
         return {"version": lessons.version, "steps": lessons.steps, "undo": lessons.can_undo}
 
+    def taught_settings() -> dict:
+        """(lessons' lock held) The settings a saved network records: those of
+        the network held now (the startup model's, or a lab run's after
+        "use"), and the steps taught since."""
+        return {**(getattr(net, "settings", None) or {}), "taught_steps": lessons.steps}
+
     def save_network() -> str | None:
         """Write the taught network to ``save_to``; the path written, or None."""
         if save_to is None:
             return None
-        net.save(save_to, {**settings, "taught_steps": lessons.steps})
+        net.save(save_to, taught_settings())
         return str(save_to)
 
     # -- the network ----------------------------------------------------------
@@ -370,7 +375,7 @@ def inside_routes(
     async def api_download(request: Request) -> Response:
         def model_file() -> bytes:
             with tempfile.TemporaryDirectory() as tmp, lessons.lock:
-                path = net.save(Path(tmp) / "taught.npz", {**settings, "taught_steps": lessons.steps})
+                path = net.save(Path(tmp) / "taught.npz", taught_settings())
                 return path.read_bytes()
 
         data = await anyio.to_thread.run_sync(model_file)

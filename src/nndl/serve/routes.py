@@ -137,7 +137,8 @@ def check_type(request: Request, accepted: tuple[str, ...], what: str) -> None:
     kind = media_type(request)
     if not kind.startswith(accepted):
         shown = f"Content-Type {kind[:60]!r}" if kind else "no Content-Type"
-        raise Refused(415, f"this takes {what} (Content-Type {' or '.join(accepted)}), got {shown}")
+        kinds = " or ".join(f"{a}*" if a.endswith("/") else a for a in accepted)
+        raise Refused(415, f"this takes {what} (Content-Type {kinds}), got {shown}")
 
 
 async def read_image_bytes(request: Request, limit: int) -> bytes:

@@ -9,7 +9,12 @@ export async function call(path, { method = "GET", body, json } = {}) {
     options.body = body;
     options.headers = { "Content-Type": body.type || "application/octet-stream" };
   }
-  const answer = await fetch(path, options);
+  let answer;
+  try {
+    answer = await fetch(path, options);
+  } catch (e) {
+    throw new Error(`the server cannot be reached (${e.message})`);
+  }
   let result;
   try {
     result = await answer.json();

@@ -250,6 +250,7 @@ $("teach").addEventListener("click", async () => {
     $("lesson").scrollIntoView({ behavior: "smooth", block: "start" });
   } catch (e) {
     say(e.message);
+    await reread();
   }
 });
 
@@ -263,8 +264,22 @@ $("undo").addEventListener("click", async () => {
     afterChange(state);
   } catch (e) {
     say(e.message);
+    await reread();
   }
 });
+
+// After a refused or failed change: the network as the server holds it (its
+// undo steps, its answers); what was said about the refusal stays on show.
+async function reread() {
+  try {
+    const net = await loadNetwork();
+    $("download").hidden = net.steps === 0;
+    ask();
+    await loadSet(setView.offset());
+  } catch (e) {
+    showError(e.message);
+  }
+}
 
 // The network changed: new weights, new answers, new accuracy on the set.
 function afterChange(state) {
@@ -304,6 +319,7 @@ async function setCommand(path, json) {
     setView.show(set);
     return set;
   } catch (e) {
+    await loadSet(setView.offset()); // the set as the server holds it, then why the change was refused
     setView.showError(e.message);
     say(e.message);
     return null;

@@ -296,10 +296,12 @@ function attach(id) {
       run = { ...s, cache: new Map() };
       if (s.frame) run.cache.set(s.frame.done, s.frame);
       live = true;
-      setSamples($("answers"), s.samples).then(() => {
-        showSlider();
-        if (run.frames) showFrame(viewing).catch(showError);
-      });
+      setSamples($("answers"), s.samples)
+        .then(() => {
+          showSlider();
+          if (run.frames) return showFrame(viewing);
+        })
+        .catch(showError);
       showStatus();
       showLog();
       drawLegend();
@@ -334,29 +336,47 @@ function attach(id) {
     state(s) {
       Object.assign(run, s);
       showStatus();
-      if (ENDED.includes(s.state)) refreshRuns().then(() => (drawLegend(), drawCharts()));
+      if (ENDED.includes(s.state))
+        refreshRuns()
+          .then(() => (drawLegend(), drawCharts()))
+          .catch(showError);
     },
     connection(ok) {
       $("connection").hidden = ok;
     },
+    problem: showError,
   });
 }
 
 // -- commands ---------------------------------------------------------------------
 
+// A request the server refused, or that failed: its message stays on show
+// until the next command (the run's own failure is run.error, in #run-error).
 function showError(e) {
-  $("run-error").textContent = e.message;
-  $("run-error").hidden = false;
+  $("command-error").textContent = e.message;
+  $("command-error").hidden = false;
+}
+
+function clearError() {
+  $("command-error").hidden = true;
+}
+
+// After a refused command the page shows the run as the server holds it.
+async function reread() {
+  const status = await get(`api/runs/${run.id}`);
+  Object.assign(run, { state: status.state, position: status.position, error: status.error });
 }
 
 async function command(name, body) {
   busy = true;
+  clearError();
   showControls();
   try {
     const status = await post(`api/runs/${run.id}/${name}`, body);
     if (!ENDED.includes(run.state)) run.state = status.state;
   } catch (e) {
     showError(e);
+    await reread().catch(() => {}); // the refusal is on show; a second failure would say less
   } finally {
     busy = false;
     showStatus();
@@ -370,6 +390,7 @@ $("step").addEventListener("click", () => command("step", { unit: "batch" }));
 $("step-epoch").addEventListener("click", () => command("step", { unit: "epoch" }));
 
 $("use").addEventListener("click", async () => {
+  clearError();
   try {
     const answer = await post(`api/runs/${run.id}/use`);
     const note = $("use-note");
@@ -402,11 +423,20 @@ $("settings").addEventListener("submit", async (event) => {
   } catch (e) {
     error.textContent = e.message;
     error.hidden = false;
+    await showActiveRun().catch(showError);
   } finally {
     busy = false;
     showControls();
   }
 });
+
+// After a refused start: the runs as the server holds them, and the one training (if any) on show.
+async function showActiveRun() {
+  await refreshRuns();
+  const active = runs.find((r) => !ENDED.includes(r.state));
+  if (active && (!run || run.id !== active.id)) attach(active.id);
+  else drawLegend();
+}
 
 // -- start ------------------------------------------------------------------------
 

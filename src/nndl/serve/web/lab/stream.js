@@ -4,16 +4,32 @@
 
 const ENDED = ["finished", "stopped", "failed"];
 
-// handlers: {snapshot, progress, frame, epoch, state, connection}; returns a function that closes the stream.
+// handlers: {snapshot, progress, frame, epoch, state, connection, problem}; returns a function that closes the stream.
+// An event the page cannot read or show goes to problem(error), and the stream goes on.
 export function watch(id, handlers) {
   const source = new EventSource(`api/runs/${id}/events`);
   const on = (kind) => (event) => {
-    const data = JSON.parse(event.data);
-    handlers[kind](data);
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch (e) {
+      handlers.problem(new Error(`the server sent a ${kind} event the page cannot read (${e.message})`));
+      return;
+    }
+    try {
+      handlers[kind](data);
+    } catch (e) {
+      handlers.problem(e);
+    }
     if ((kind === "state" || kind === "snapshot") && ENDED.includes(data.state)) source.close();
   };
   for (const kind of ["snapshot", "progress", "frame", "epoch", "state"]) source.addEventListener(kind, on(kind));
   source.addEventListener("open", () => handlers.connection(true));
-  source.addEventListener("error", () => source.readyState !== EventSource.CLOSED && handlers.connection(false));
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) {
+      // the server answered the stream with an error: the browser gives up on it
+      handlers.problem(new Error(`the server refused run ${id}'s events; reload the page to try again`));
+    } else handlers.connection(false);
+  });
   return () => source.close();
 }
