@@ -17,11 +17,11 @@ def test_sizes_equal_backprops(mnist, sizes):
     x, y = probe(mnist.train, 10, size=25, seed=1)
     got = gradient_sizes(net, x, y)
     assert [g.layer for g in got] == list(range(2, len(sizes) + 1))
-    _, nabla_w = net.backprop(x, y)
+    _, nabla_w = net.backprop(x, y)  # summed over the mini-batch's 25 examples
     # backprop of one example: nabla_b is that example's delta
     deltas = [net.backprop(x[:, [k]], y[:, [k]])[0] for k in range(x.shape[1])]
     for l, g in enumerate(got):
-        assert g.weight == pytest.approx(np.abs(nabla_w[l]).mean(), rel=1e-12)
+        assert g.weight == pytest.approx(np.abs(nabla_w[l] / 25).mean(), rel=1e-12)
         assert g.delta == pytest.approx(np.mean([np.abs(d[l]).mean() for d in deltas]), rel=1e-12)
 
 

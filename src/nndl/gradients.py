@@ -51,8 +51,10 @@ def gradient_sizes(net: Network, x: np.ndarray, y: np.ndarray) -> list[LayerGrad
     """Each layer's mean ``|dC/dw^l|`` and mean ``|delta^l|`` for the
     mini-batch ``x`` ``(n_in, m)``, ``y`` ``(n_out, m)`` (columns, as
     :meth:`~nndl.network.Network.backprop` takes them): ``dC/dw^l`` is the
-    mini-batch's gradient, the mean over its examples, as ``backprop``
-    returns it; ``|delta^l|`` is averaged over the neurons and the examples."""
+    mini-batch's gradient, the mean of its examples' gradients (``backprop``'s
+    sum over the mini-batch divided by ``m``: the direction
+    ``update_mini_batch`` steps along, whatever the mini-batch's size);
+    ``|delta^l|`` is averaged over the neurons and the examples."""
     x, y = np.asarray(x, net.dtype), np.asarray(y, net.dtype)
     if x.ndim != 2 or x.shape[0] != net.sizes[0] or y.shape != (net.sizes[-1], x.shape[1]):
         raise ConfigError(
