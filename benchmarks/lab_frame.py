@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 import nndl
 from nndl.gradients import probe
+from nndl.inputs import as_float
 from nndl.serve.lab import map_index
 from nndl.serve.painter import Painter
 
@@ -46,7 +47,8 @@ def main() -> int:
     net, history = nndl.train(nndl.TrainConfig(epochs=3), data=data, log=None)
     predicted = net.predict(data.test.images)
     plain = Painter(data.test, 5000)
-    full = Painter(data.test, 5000, probe=probe(data.train, 10, dtype=net.dtype), map_index=map_index(len(data.test)))
+    inputs = as_float(data.test.images[map_index(len(data.test))], net.dtype)
+    full = Painter(data.test, 5000, probe=probe(data.train, 10, dtype=net.dtype), map_inputs=inputs)
     cases = [
         ("frame: weights, confusion, answers", lambda: plain.frame(net, 1, predicted)),
         ("frame with gradient sizes and the hidden map", lambda: full.frame(net, 1, predicted)),

@@ -51,6 +51,7 @@ from ..data import Dataset, load
 from ..errors import ConfigError, NNDLError
 from ..gradients import probe
 from ..history import EpochResult, History, run_labels
+from ..inputs import as_float
 from ..loop import Interrupted, Position, Watch
 from ..modelfile import Parameters
 from ..network import Network
@@ -189,8 +190,7 @@ class Run:
         self.painter = Painter(
             data[config.eval],
             self.batches,
-            probe=probe(data.train, config.sizes[-1], dtype=np.dtype(config.dtype)),
-            map_index=map_index(len(data.test)),
+            **lab.watching(data, config),
         )
         self.broadcast = Broadcast(self._snapshot)
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
@@ -470,6 +470,8 @@ class Lab:
         self._next = 1
         self._samples: dict | None = None
         self._map_digits: dict | None = None
+        self._watching: dict[tuple, dict] = {}  # what painters measure on, per outputs and dtype
+        self._watching_lock = threading.Lock()  # apart from _lock: a Run asks while start holds that
         self._blas: Any = None  # threadpoolctl's controller, made on first use
         self.closed = False
 
@@ -536,6 +538,22 @@ class Lab:
             side = int(round(np.sqrt(images.shape[1])))
             self._samples = {"png": png(images.reshape(-1, side)), "labels": test.labels[:k].tolist(), "side": side}
         return self._samples
+
+    def watching(self, data: Dataset, config: TrainConfig) -> dict:
+        """What a run's painter measures each frame on: the fixed mini-batch
+        of the gradient sizes (``probe``) and the map digits' inputs
+        (``map_inputs``), made once and shared by every run on ``data`` with
+        ``config``'s outputs and precision (only read, never changed); a
+        lab's runs all train on its one data set."""
+        key = (config.sizes[-1], config.dtype)
+        with self._watching_lock:
+            if key not in self._watching:
+                dtype = np.dtype(config.dtype)
+                self._watching[key] = {
+                    "probe": probe(data.train, config.sizes[-1], dtype=dtype),
+                    "map_inputs": as_float(data.test.images[map_index(len(data.test))], dtype),
+                }
+            return self._watching[key]
 
     def map_digits(self) -> dict:
         """The digits the map places: their pictures as one PNG strip, labels and indices in the test set."""

@@ -29,7 +29,6 @@ from ..data import Split
 from ..gradients import gradient_sizes
 from ..hiddenmap import activations, pca
 from ..history import EpochResult
-from ..inputs import as_float
 from ..modelfile import Parameters
 from ..network import Network
 
@@ -118,22 +117,22 @@ class Painter:
     epoch) have been told: ``shown`` (state, position, error), the epochs'
     ``results``, the running-cost ``points``, the ``frames`` and each
     frame's ``gradients``.  ``probe`` is the fixed mini-batch ``(x, y)`` the
-    gradient sizes are measured on, ``map_index`` the test digits the map
-    places (neither given: frames without them)."""
+    gradient sizes are measured on, ``map_inputs`` the rows of the digits the
+    map places, as the network reads them (neither given: frames without
+    them; both are only read, so runs may share them)."""
 
     def __init__(
         self,
         test: Split,
         batches: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         *,
         probe: tuple[np.ndarray, np.ndarray] | None = None,
-        map_index: np.ndarray | None = None,
+        map_inputs: np.ndarray | None = None,
     ) -> None:
-        self.test, self.batches, self.clock = test, batches, clock
-        self.probe, self.map_index = probe, map_index
+        self.test, self.batches, self.clock = test, batches, clock or time.monotonic
+        self.probe, self.map_inputs = probe, map_inputs
         self.gradients: list[list[dict] | None] = []
-        self._map_inputs: np.ndarray | None = None  # the map digits as the network reads them, made once
         self._last_map: np.ndarray | None = None
         self.shown: dict = {"state": "training", "position": self.at(0, 0), "error": None}
         self.results: list[EpochResult] = []
@@ -194,7 +193,7 @@ class Painter:
 
     def forget(self) -> None:
         """Drop the pictures and running costs (the results stay)."""
-        self.frames, self.points, self.gradients = [], [], []
+        self.frames, self.points, self.gradients, self._last_map = [], [], [], None
 
     def running_cost(self, epoch: int, first: int, costs: np.ndarray) -> list[list[float]]:
         """The running training cost of mini-batches ``first`` onwards of
@@ -240,7 +239,7 @@ class Painter:
         }
 
     def gradient_sizes(self, net: Network) -> list[dict] | None:
-        """Each layer's mean |dC/dw| and |delta| on the run's fixed mini-batch."""
+        """Each layer's mean ``|dC/dw|`` and ``|delta|`` on the run's fixed mini-batch."""
         if self.probe is None:
             return None
         return [
@@ -253,11 +252,9 @@ class Painter:
         activations, scaled into [-1, 1], each axis turned to agree with the
         last frame's (a principal direction's sign is arbitrary; this keeps
         the map from flipping between epochs)."""
-        if self.map_index is None or net.num_layers < 3:
+        if self.map_inputs is None or net.num_layers < 3:
             return None
-        if self._map_inputs is None:
-            self._map_inputs = as_float(self.test.images[self.map_index], net.dtype)
-        hidden, predicted = activations(net, self._map_inputs)
+        hidden, predicted = activations(net, self.map_inputs)
         xy = pca(hidden)
         if self._last_map is not None:
             xy *= np.where((xy * self._last_map).sum(axis=0) < 0, -1.0, 1.0)
