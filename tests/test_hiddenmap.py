@@ -9,6 +9,7 @@ import pytest
 from nndl import ConfigError, Network
 from nndl import hiddenmap as H
 from nndl.cli import main
+from nndl.errors import MissingExtraError
 from nndl.network import sigmoid
 
 
@@ -82,3 +83,18 @@ def test_plot_map(tmp_path, digit_model, net, mnist, capsys):
     out = tmp_path / "map.png"
     assert main(["plot", "map", str(digit_model), "--sample", "100", "--no-tsne", "--out", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_without_scikit_learn_the_map_is_pca_alone_and_says_so(tmp_path, digit_model, monkeypatch, capsys):
+    from nndl import plots
+
+    monkeypatch.setattr(H.importlib.util, "find_spec", lambda name: None)  # as if scikit-learn were not installed
+    assert not H.has_tsne()
+    with pytest.raises(MissingExtraError, match=r"a t-SNE map needs the 'sklearn' extra"):
+        H.tsne(np.zeros((10, 3)))
+    out = tmp_path / "map.png"
+    saved = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: saved.append(fig) or path)
+    assert main(["plot", "map", str(digit_model), "--sample", "60", "--out", str(out)]) == 0
+    assert 'PCA only: a t-SNE map needs scikit-learn (pip install "nndl[sklearn]")' in capsys.readouterr().err
+    assert [ax.get_title().split(":")[0] for ax in saved[0].axes] == ["PCA"]
