@@ -40,6 +40,7 @@ def page(digit_model):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 900, "height": 700})
+            page.base = base
             page.problems = []  # script errors and failed loads, checked by the last test
             page.on("pageerror", lambda e: page.problems.append(str(e)))
             page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
@@ -112,6 +113,80 @@ def test_a_finger_draws_too(page):
     )
     page.wait_for_selector("body[data-answer=current]", timeout=10_000)
     assert page.locator("#digit").inner_text() == "0"
+
+
+def network_of(page):
+    """The network the page's server holds now, as its download gives it."""
+    import tempfile
+
+    from nndl import Network
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "net.npz"
+        path.write_bytes(page.request.get(page.base + "api/network.npz").body())
+        return Network.load(path)
+
+
+def test_paint_a_neurons_weights_then_undo(page):
+    import json
+
+    import numpy as np
+
+    from nndl.inside import look
+
+    before = network_of(page)
+    page.fill("#paint-neuron", "4")
+    page.dispatch_event("#paint-neuron", "change")
+    page.check("input[name=brush][value='-1']")
+    painted = []
+    page.on("request", lambda r: r.url.endswith("/api/paint") and painted.append(json.loads(r.post_data)))
+    canvas = page.locator("#paint-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.4 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.6 * box["height"], steps=15)
+    page.mouse.up()
+    page.wait_for_selector("#paint-canvas[data-strokes='1']", timeout=30_000)
+    page.wait_for_selector("body[data-answer=current]", timeout=30_000)
+    assert [p["stroke"] for p in painted][:1] == ["new"] and all(p["stroke"] == "more" for p in painted[1:])
+    after = network_of(page)
+    changed = np.flatnonzero(np.any(after.weights[0] != before.weights[0], axis=1))
+    assert changed.tolist() == [4] and (after.weights[0][4] <= before.weights[0][4]).all()
+    # the scores beside the brush are the painted network's on the drawing
+    drawing = np.array(painted[-1]["input"], np.uint8)
+    shown = [float(v) for v in page.locator("#paint-scores .v").all_inner_texts()]
+    np.testing.assert_allclose(shown, look(after, drawing).scores, atol=5e-4)
+    assert page.locator("#paint-digit").inner_text() == str(int(np.argmax(look(after, drawing).scores)))
+    a = look(after, drawing).activations[0][4]
+    assert (
+        f"Neuron 4 on your drawing: z = {look(after, drawing).zs[0][4]:.2f}, a = {a:.3f}."
+        in page.locator("#paint-status").inner_text()
+    )
+    page.click("#paint-undo")
+    page.wait_for_function("document.getElementById('paint-status').textContent.startsWith('Undone')")
+    for mine, then in zip(network_of(page).weights + network_of(page).biases, before.weights + before.biases):
+        assert np.array_equal(mine, then)  # the stroke taken back bit for bit
+
+
+def test_measure_how_far_the_reading_stretches(page, digit_model, mnist):
+    import json
+
+    from nndl import Network
+    from nndl.robustness import robustness
+    from nndl.serve.inside_api import ROBUSTNESS_AMOUNTS, ROBUSTNESS_SAMPLE
+
+    page.click("#measure")
+    page.wait_for_function("document.querySelectorAll('#robust figure.robust').length === 4", timeout=120_000)
+    want = robustness(Network.load(digit_model), mnist.test, ROBUSTNESS_AMOUNTS, sample=ROBUSTNESS_SAMPLE, seed=0)
+    for figure in page.locator("#robust figure.robust").all():
+        curve = want[figure.get_attribute("data-distortion")]
+        assert json.loads(figure.get_attribute("data-accuracies")) == curve.accuracies
+        last = curve.amounts[-1]
+        assert figure.locator("figcaption").inner_text() == (
+            f"{curve.distortion}: {100 * curve.accuracies[-1]:.1f} % right at {last:g}"
+        )
+        assert figure.locator("circle").count() == len(curve.amounts)
 
 
 def test_no_script_errors(page):

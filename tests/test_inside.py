@@ -13,6 +13,7 @@ from nndl import ConfigError, Network, vectorized_result
 from nndl.inside import (
     Lessons,
     NothingToUndo,
+    brush,
     column,
     contributions,
     effective_weights,
@@ -197,3 +198,62 @@ def test_undo_copies_are_bounded_in_memory(monkeypatch):
     assert Lessons(net).max_undo == 3
     monkeypatch.setattr(inside, "MAX_UNDO_BYTES", size // 2)
     assert Lessons(net).max_undo == 1  # always at least the last step
+
+
+# -- painting weights by hand ----------------------------------------------------------
+
+
+def test_the_brush_is_a_sum_of_gaussians():
+    got = brush([[3, 4], [10.5, 20]], 1.5).reshape(28, 28)
+    assert got[3, 4] == pytest.approx(1 + np.exp(-((7.5**2 + 16**2) / (2 * 1.5**2))))
+    r, c = 12, 22
+    want = np.exp(-((r - 3) ** 2 + (c - 4) ** 2) / 4.5) + np.exp(-((r - 10.5) ** 2 + (c - 20) ** 2) / 4.5)
+    assert got[r, c] == pytest.approx(want)
+    assert got.argmax() == 3 * 28 + 4 or got.argmax() in (10 * 28 + 20, 11 * 28 + 20)
+
+
+def test_painting_changes_one_neuron_and_undo_takes_the_stroke_back_bit_for_bit(digits):
+    net = deep("float32")
+    lessons = Lessons(net)
+    before = copy.deepcopy(net)
+    lessons.teach(digits[0], 7, 3.0)
+    taught = copy.deepcopy(net)
+    w = lessons.paint(5, [[14, 14]], 2.0, 1.5)
+    lessons.paint(5, [[14, 15], [15, 15]], 2.0, 1.5, new_stroke=False)  # the same stroke
+    lessons.paint(2, [[3, 3]], 1.0, -2.0)  # a second stroke, on another neuron
+    assert w[14 * 28 + 14] == pytest.approx(taught.weights[0][5, 14 * 28 + 14] + 1.5, rel=1e-6)
+    changed = np.flatnonzero(np.any(net.weights[0] != taught.weights[0], axis=1))
+    assert changed.tolist() == [2, 5]
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights[1:] + net.biases, taught.weights[1:] + taught.biases))
+    assert lessons.steps == 3
+    lessons.undo()  # the second stroke
+    assert not np.array_equal(net.weights[0][5], taught.weights[0][5]) and np.array_equal(
+        net.weights[0][2], taught.weights[0][2]
+    )
+    lessons.undo()  # the whole first stroke
+    for mine, then in zip(net.weights + net.biases, taught.weights + taught.biases):
+        assert np.array_equal(mine, then) and mine.dtype == then.dtype
+    lessons.undo()  # and the lesson before it
+    for mine, then in zip(net.weights + net.biases, before.weights + before.biases):
+        assert np.array_equal(mine, then)
+
+
+@pytest.mark.parametrize(
+    "dabs, radius, amount, message",
+    [
+        ([[30, 1]], 1.0, 1.0, "row and col must be from 0 to 27"),
+        ([], 1.0, 1.0, "dabs must be 1 to 64 pairs"),
+        ([[1, 2, 3]], 1.0, 1.0, "dabs must be 1 to 64 pairs"),
+        ([[1, 2]], 9.0, 1.0, "radius must be a number from 0.5 to 6, got 9.0"),
+        ([[1, 2]], 1.0, "up", "amount must be a number from -5 to 5, got 'up'"),
+    ],
+)
+def test_bad_strokes_are_refused_and_nothing_changes(digits, dabs, radius, amount, message):
+    net = deep()
+    lessons = Lessons(net)
+    before = copy.deepcopy(net)
+    with pytest.raises(ConfigError, match=message):
+        lessons.paint(0, dabs, radius, amount)
+    assert lessons.can_undo == 0 and np.array_equal(net.weights[0], before.weights[0])
+    with pytest.raises(ConfigError, match="neuron must be from 0 to"):
+        lessons.paint(99, [[1, 1]], 1.0, 1.0)

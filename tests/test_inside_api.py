@@ -23,7 +23,7 @@ from nndl import handwriting as hw
 from nndl.cli import main
 from nndl.data import read_idx
 from nndl.handwriting import IMAGES, LABELS, HandwritingSet
-from nndl.inside import look
+from nndl.inside import brush, look
 from nndl.serve.inside_api import MAX_JSON, check_save_to
 
 
@@ -223,6 +223,15 @@ def test_save_to_writes_the_taught_network_to_a_new_file_only(digit_model, sampl
         call(base, "/api/undo", {})
         for mine, original in zip(params(Network.load(target)), params(Network.load(digit_model))):
             assert np.array_equal(mine, original)
+        # a painted stroke is written too, and its undo
+        _, stroke = call(base, "/api/paint", {"neuron": 1, "dabs": [[5, 5]], "radius": 1, "amount": 1})
+        assert stroke["saved_to"] == str(target)
+        for mine, served in zip(params(Network.load(target)), params(downloaded(base))):
+            assert np.array_equal(mine, served)
+        assert not np.array_equal(Network.load(target).weights[0], Network.load(digit_model).weights[0])
+        call(base, "/api/undo", {})
+        for mine, original in zip(params(Network.load(target)), params(Network.load(digit_model))):
+            assert np.array_equal(mine, original)
         assert call(base, "/api/network")[1]["save_to"] == str(target)
     assert digest(digit_model) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taught.npz"]  # no temporary files left
@@ -403,3 +412,44 @@ def test_a_model_that_does_not_read_digits_is_refused_in_one_line(tmp_path, samp
             assert answer["error"] == "the model reads 784 pixels into 3 classes; digits need 784 into 10"
         status, answer = post(base, encode(draw(1)), "/api/inside")
         assert status == 400 and "digits need 784 into 10" in answer["error"]
+
+
+# -- painting weights, robustness ---------------------------------------------------
+
+
+def test_paint_a_neuron_then_undo(server, digit_model, sample):
+    net = Network.load(digit_model)
+    drawing = sample[0][0]
+    body = {"neuron": 3, "dabs": [[10, 10], [11, 12]], "radius": 2.0, "amount": 2.5, "input": drawing.tolist()}
+    status, answer = call(server, "/api/paint", body)
+    assert status == 200, answer
+    painted = copy.deepcopy(net)
+    painted.weights[0][3] += (2.5 * brush([[10, 10], [11, 12]], 2.0)).astype(net.dtype)
+    np.testing.assert_allclose(answer["weights"], painted.weights[0][3], atol=1e-4)
+    np.testing.assert_allclose(answer["scores"], look(painted, drawing).scores, atol=1e-6)
+    seen = look(painted, drawing)
+    assert answer["z"] == pytest.approx(seen.zs[0][3], abs=1e-5)
+    assert answer["a"] == pytest.approx(seen.activations[0][3])
+    assert answer["steps"] == 1 and answer["undo"] == 1
+    status, more = call(server, "/api/paint", {**body, "stroke": "more"})
+    assert status == 200 and more["undo"] == 1  # the same stroke: one undo
+    assert downloaded(server).weights[0][3][10 * 28 + 10] > painted.weights[0][3][10 * 28 + 10]
+    assert call(server, "/api/undo", {})[0] == 200
+    for mine, then in zip(params(downloaded(server)), params(net)):
+        assert np.array_equal(mine, then)  # bit for bit, as it started
+    status, answer = call(server, "/api/paint", {**body, "radius": 0})
+    assert status == 400 and answer["error"] == "radius must be a number from 0.5 to 6, got 0"
+    status, answer = call(server, "/api/paint", {"neuron": 3, "radius": 1, "amount": 1})
+    assert status == 400 and answer["error"] == "the request body has no 'dabs'"
+
+
+def test_robustness_of_the_served_network(server, digit_model, mnist):
+    from nndl.robustness import robustness
+    from nndl.serve.inside_api import ROBUSTNESS_AMOUNTS, ROBUSTNESS_SAMPLE
+
+    status, answer = call(server, "/api/robustness")
+    assert status == 200, answer
+    want = robustness(Network.load(digit_model), mnist.test, ROBUSTNESS_AMOUNTS, sample=ROBUSTNESS_SAMPLE, seed=0)
+    assert [c["distortion"] for c in answer["curves"]] == list(want)
+    for c in answer["curves"]:
+        assert c["accuracies"] == want[c["distortion"]].accuracies and c["n"] == 1000

@@ -546,6 +546,37 @@ def test_a_bug_in_a_lab_route_is_500_not_404(digit_model, small, monkeypatch):
         assert call(base, "GET", "/api/runs/9")[0] == 404  # a run that is not there is still 404
 
 
+def test_frames_hold_gradient_sizes_and_the_hidden_map(server, small, tmp_path):
+    """Each frame's gradient sizes are those of its network on the lab's
+    fixed mini-batch, and its map is the PCA of the map digits' hidden
+    activations, with the network's answers."""
+    from nndl.gradients import gradient_sizes, probe
+    from nndl.hiddenmap import activations, pca
+
+    run = start(server, epochs=1, sizes=[784, 12, 11, 10])
+    stream = Events(server, f"/api/runs/{run['id']}/events")
+    seen = stream.until(lambda kind, data: data.get("state") == "finished")
+    frame = [d for kind, d in seen if kind == "epoch"][-1]["frame"]
+    (tmp_path / "m.npz").write_bytes(fetch(server, f"/api/runs/{run['id']}/model")[2])
+    net = nndl.Network.load(tmp_path / "m.npz")
+    data = small
+    want = gradient_sizes(net, *probe(data.train, 10, dtype=net.dtype))
+    assert [g["layer"] for g in frame["gradients"]] == [2, 3, 4]
+    for got, g in zip(frame["gradients"], want):
+        assert got["weight"] == pytest.approx(g.weight, rel=1e-3) and got["delta"] == pytest.approx(g.delta, rel=1e-3)
+    digits = call(server, "GET", "/api/map/digits")[1]
+    index = np.array(digits["index"])
+    assert digits["labels"] == data.test.labels[index].tolist()
+    hidden, predicted = activations(net, data.test.images[index])
+    assert frame["map"]["predicted"] == predicted.tolist() and frame["map"]["width"] == 11
+    xy = pca(hidden)
+    xy /= np.abs(xy).max()
+    got = np.array(frame["map"]["xy"])
+    np.testing.assert_allclose(np.abs(got), np.abs(xy), atol=2e-4)  # each axis may be turned to agree with the last
+    snapshot = next(iter(Events(server, f"/api/runs/{run['id']}/events")))[1]
+    assert snapshot["gradients"][-1] == frame["gradients"] and len(snapshot["gradients"]) == 2
+
+
 def test_after_use_the_draw_page_saves_the_runs_network_with_the_runs_settings(digit_model, small, tmp_path):
     """The draw page's download and ``--save-to`` record the settings of the
     network they hold: after "use", the run's, not the startup model's."""

@@ -106,6 +106,47 @@ def test_scrub_back_to_an_earlier_epoch(lab_page):
     page.wait_for_selector("#views[data-showing='10']", timeout=WAIT)
 
 
+def test_gradient_sizes_and_the_hidden_map(lab_page):
+    page = lab_page
+    # the gradient chart: a point per frame, the sizes each frame holds
+    page.wait_for_selector("#gradient-chart[data-points='11']", timeout=WAIT)
+    assert text(page, "#gradient-legend").split("\n")[0].startswith("hidden layer 2")
+    assert "output layer" in text(page, "#gradient-legend")
+    # the map after the last epoch: 500 digits, the misread ones those its frame says
+    frame = call(page.base, "GET", "/api/runs/1/frames/10")[1]
+    digits = call(page.base, "GET", "/api/map/digits")[1]
+    wrong = [k for k, (p, t) in enumerate(zip(frame["map"]["predicted"], digits["labels"])) if p != t]
+    page.wait_for_selector("#map[data-points='500']", timeout=WAIT)
+    assert page.locator("#map").get_attribute("data-misread") == str(len(wrong))
+    assert text(page, "#map-title") == f"Hidden layer 2 (30 neurons): {len(wrong)} of 500 misread"
+    # pointing at a misread digit shows it and the network's answer
+    canvas = page.locator("#map")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    inner = page.evaluate("() => ((c) => [c.clientWidth, c.clientHeight])(document.getElementById('map'))")
+    half = min(inner) / 2 - 10
+    k = wrong[0]
+    x, y = frame["map"]["xy"][k]
+    border = (box["width"] - inner[0]) / 2
+    page.mouse.move(box["x"] + border + inner[0] / 2 + x * half, box["y"] + border + inner[1] / 2 - y * half)
+    page.wait_for_selector("#map-card:not([hidden])", timeout=WAIT)
+    shown = int(page.locator("#map").get_attribute("data-showing"))
+    sx, sy = frame["map"]["xy"][shown]
+    assert ((sx - x) ** 2 + (sy - y) ** 2) ** 0.5 * half <= 9  # the dot under the pointer (or one as near)
+    label, answer = digits["labels"][shown], frame["map"]["predicted"][shown]
+    assert text(page, "#map-card") == (
+        f"test digit #{digits['index'][shown]}: a {label}; the network says {answer} {'✓' if label == answer else '✗'}"
+    )
+    # scrubbing back shows that epoch's map
+    first = call(page.base, "GET", "/api/runs/1/frames/1")[1]
+    page.locator("#scrub").fill("1")
+    page.wait_for_selector("#views[data-showing='1']", timeout=WAIT)
+    misread = sum(p != t for p, t in zip(first["map"]["predicted"], digits["labels"]))
+    page.wait_for_selector(f"#map[data-misread='{misread}']", timeout=WAIT)
+    page.click("#live")
+    page.wait_for_selector("#views[data-showing='10']", timeout=WAIT)
+
+
 def test_download_the_model(lab_page, tmp_path):
     page = lab_page
     href = page.locator("#download-model").get_attribute("href")

@@ -239,7 +239,8 @@ def _plots(out: str | None = None):
 def add_plot(sub) -> None:
     p = sub.add_parser(
         "plot",
-        help="draw digits, learning curves, weights, a confusion matrix or mistakes as a PNG",
+        help="draw digits, learning curves, weights, a confusion matrix, mistakes, robustness or a hidden-layer map "
+        "as a PNG",
         description="Draw a picture as a PNG file (needs the 'plots' extra).",
     )
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=_Parser)
@@ -289,6 +290,32 @@ def add_plot(sub) -> None:
     data_flags(k, "test")
     k.add_argument("--count", type=int, default=20, help="how many mistakes (default: 20)")
 
+    k = kind(
+        "robustness",
+        "test accuracy of one or more models as the test digits are shifted, rotated, thinned or thickened and noised",
+        run_plot_robustness,
+        "robustness.png",
+    )
+    k.add_argument("models", nargs="+", metavar="MODEL.npz", help="models to compare ('default': the default model)")
+    data_flags(k, "test")
+    k.add_argument(
+        "--sample", type=int, default=2000, help="measure on this many digits drawn with --seed (default: 2000)"
+    )
+    k.add_argument("--seed", type=int, default=0, help="seed of the sample, directions and noise (default: 0)")
+
+    k = kind(
+        "map",
+        "the test digits placed by their hidden activations (PCA, and t-SNE with scikit-learn)",
+        run_plot_map,
+        "map.png",
+    )
+    k.add_argument("model", metavar="MODEL.npz", help="a model file ('default': the default model)")
+    data_flags(k, "test")
+    k.add_argument("--sample", type=int, default=2000, help="place this many digits drawn with --seed (default: 2000)")
+    k.add_argument("--seed", type=int, default=0, help="seed of the sample and of t-SNE (default: 0)")
+    k.add_argument("--layer", type=int, default=-1, help="which hidden layer: 2 is the first (default: the last)")
+    k.add_argument("--no-tsne", action="store_true", help="PCA only (t-SNE takes tens of seconds)")
+
 
 def _write(plots, fig, args: argparse.Namespace) -> int:
     _say(f"Wrote {plots.save(fig, args.out)}")
@@ -336,6 +363,64 @@ def run_plot_confusion(args: argparse.Namespace) -> int:
 def run_plot_mistakes(args: argparse.Namespace) -> int:
     plots = _plots(args.out)
     return _write(plots, plots.mistakes(*_model_and_data(args), count=args.count), args)
+
+
+def _model(path: str):
+    """The model file ``path``, or the default model for ``default``."""
+    from .network import Network
+    from .predict import load_model
+
+    return load_model(None, say=_say) if path == "default" else Network.load(path)
+
+
+def _split(net, args: argparse.Namespace):
+    from .config import TrainConfig
+    from .data import load
+
+    data = load(args.data)
+    TrainConfig(sizes=tuple(net.sizes)).check_data(data)
+    return data[args.eval]
+
+
+def run_plot_robustness(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .robustness import robustness
+
+    plots = _plots(args.out)
+    if len(args.models) > plots.MAX_RUNS:
+        raise ConfigError(f"at most {plots.MAX_RUNS} models at once, got {len(args.models)}")
+    nets = {name: _model(name) for name in args.models}
+    names = {name: "default model" if name == "default" else Path(name).name for name in args.models}
+    curves = {}
+    for name, net in nets.items():
+        split = _split(net, args)
+        sample = None if args.sample >= len(split) else args.sample
+        curves[names[name]] = robustness(net, split, sample=sample, seed=args.seed)
+        shown = ", ".join(f"{c.distortion} {100 * c.accuracies[-1]:.1f} %" for c in curves[names[name]].values())
+        _say(f"{names[name]}: at the largest amounts {shown}")
+    n = next(iter(next(iter(curves.values())).values())).n
+    which = f"all {n:,} {args.eval} digits" if n == len(split) else f"{n:,} {args.eval} digits (seed {args.seed})"
+    title = f"Accuracy on {which}, distorted"
+    return _write(plots, plots.robustness(curves, title=title), args)
+
+
+def run_plot_map(args: argparse.Namespace) -> int:
+    from . import hiddenmap
+
+    plots = _plots(args.out)
+    net = _model(args.model)
+    split = _split(net, args)
+    sample = None if args.sample >= len(split) else args.sample
+    maps = [hiddenmap.hidden_map(net, split, "pca", sample=sample, seed=args.seed, layer=args.layer)]
+    if args.no_tsne:
+        pass
+    elif hiddenmap.has_tsne():
+        _say(f"t-SNE on {len(maps[0].xy):,} digits (tens of seconds; --no-tsne skips it)")
+        maps.append(hiddenmap.hidden_map(net, split, "tsne", sample=sample, seed=args.seed, layer=args.layer))
+    else:
+        _say('PCA only: a t-SNE map needs scikit-learn (pip install "nndl[sklearn]")')
+    return _write(plots, plots.hidden_map(maps), args)
 
 
 # -- nndl baseline ---------------------------------------------------------------

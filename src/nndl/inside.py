@@ -20,7 +20,9 @@ hidden layer the gradient is ``w_j`` all along, and the two agree.)
 :meth:`~nndl.network.Network.update_mini_batch` on a mini-batch of one --
 recording what backpropagation did (the errors ``delta^l``, the change of
 every weight) and keeping copies of the parameters so each step can be
-undone exactly.
+undone exactly.  :meth:`Lessons.paint` changes one neuron's incoming
+weights by hand instead, with a soft round brush (:func:`brush`), each
+stroke undone the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ MAX_UNDO = 50
 MAX_UNDO_BYTES = 2**28
 #: Points on the path from blank paper to the drawing where :func:`contributions` takes the gradient.
 STEPS = 64
+#: Bounds of a brush: its radius in pixels, how much it adds at its centre, dabs in one request.
+MAX_RADIUS = 6.0
+MAX_AMOUNT = 5.0
+MAX_DABS = 64
 
 
 def column(digit: np.ndarray, dtype: np.typing.DTypeLike) -> np.ndarray:
@@ -53,6 +59,33 @@ def column(digit: np.ndarray, dtype: np.typing.DTypeLike) -> np.ndarray:
     x = np.asarray(digit, np.uint8).reshape(-1, 1).astype(dtype)
     x *= x.dtype.type(1 / 256)
     return x
+
+
+def brush(dabs: np.ndarray, radius: float, side: int = 28) -> np.ndarray:
+    """How much a stroke of the brush touches each of the ``side * side``
+    weights: each dab at ``(row, col)`` adds ``exp(-d^2 / (2 r^2))`` at
+    distance ``d`` from it (1 at its centre), ``r`` being ``radius``."""
+    dabs = np.asarray(dabs, np.float64).reshape(-1, 2)
+    rows, cols = np.divmod(np.arange(side * side), side)
+    d2 = (rows[None, :] - dabs[:, :1]) ** 2 + (cols[None, :] - dabs[:, 1:]) ** 2
+    return np.exp(-d2 / (2 * radius * radius)).sum(axis=0)
+
+
+def check_stroke(dabs: object, radius: object, amount: object) -> tuple[np.ndarray, float, float]:
+    """A brush stroke's dabs ``[[row, col], ...]`` (each within the 28 x 28
+    picture), radius and amount, or a one-line :class:`ConfigError`."""
+    try:
+        points = np.array(dabs, dtype=np.float64)
+    except (TypeError, ValueError):
+        points = np.empty(0)
+    if points.ndim != 2 or points.shape[1:] != (2,) or not 1 <= len(points) <= MAX_DABS:
+        raise ConfigError(f"dabs must be 1 to {MAX_DABS} pairs [row, col], got {str(dabs)[:60]}")
+    if not (np.isfinite(points).all() and points.min() >= 0 and points.max() <= 27):
+        raise ConfigError("each dab's row and col must be from 0 to 27")
+    for name, value, low, high in (("radius", radius, 0.5, MAX_RADIUS), ("amount", amount, -MAX_AMOUNT, MAX_AMOUNT)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise ConfigError(f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
+    return points, float(radius), float(amount)  # type: ignore[arg-type]  # checked above
 
 
 @dataclass
@@ -256,6 +289,27 @@ class Lessons:
             weight_changes=weight_changes,
             bias_changes=bias_changes,
         )
+
+    def paint(self, neuron: int, dabs: np.ndarray, radius: float, amount: float, new_stroke: bool = True) -> np.ndarray:
+        """Add ``amount * brush(dabs, radius)`` to the incoming weights of
+        neuron ``neuron`` of the first layer after the input (28 x 28
+        weights); returns them.  A ``new_stroke`` is one step to undo; more
+        dabs of the same stroke (``new_stroke=False``) join it, so one undo
+        takes the whole stroke back, bit for bit."""
+        net = self.net
+        check_neuron(net, 1, neuron)
+        if net.sizes[0] != 28 * 28:
+            raise ConfigError(f"painting needs 784 inputs (a 28 x 28 picture), the network has {net.sizes[0]}")
+        points, radius, amount = check_stroke(dabs, radius, amount)
+        change = (amount * brush(points, radius)).astype(net.dtype)
+        with self.lock:
+            if new_stroke or not self._saved:
+                self._saved.append(([w.copy() for w in net.weights], [b.copy() for b in net.biases]))
+                del self._saved[: -self.max_undo]
+                self.steps += 1
+            net.weights[0][neuron] += change
+            self.version += 1
+            return net.weights[0][neuron].copy()
 
     def undo(self) -> None:
         """Put back the parameters from before the last step."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ MAX_IMAGES = 400
 MAX_RUNS = 20
 #: Resolution of saved figures, in dots per inch.
 DPI = 100
+#: How the hidden-layer maps' methods are named on a figure.
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 
 
 # -- digits -------------------------------------------------------------------
@@ -226,6 +228,73 @@ def mistakes(net: Network, data: Split, *, count: int = 20, ncols: int = 10, tit
         caption_lines=2,
     )
     return fig
+
+
+# -- beyond the test set: distortions, the hidden layer ------------------------------
+
+
+def robustness(curves: Mapping[str, Mapping[str, Any]], *, title: str | None = None) -> Figure:
+    """Accuracy against each distortion, one panel per distortion, one line
+    per model: ``curves`` maps a model's name to what
+    :func:`nndl.robustness.robustness` returned for it."""
+    if not 1 <= len(curves) <= MAX_RUNS:
+        raise ConfigError(f"a robustness figure compares 1 to {MAX_RUNS} models, got {len(curves)}")
+    kinds = list(next(iter(curves.values())))
+    fig = _figure(3.4 * len(kinds) + 0.6, 4.2)
+    axes = np.atleast_1d(fig.subplots(1, len(kinds), sharey=True))
+    for (name, by_kind), color in zip(curves.items(), _colors(len(curves))):
+        for ax, kind in zip(axes, kinds):
+            c = by_kind[kind]
+            ax.plot(c.amounts, [100 * a for a in c.accuracies], marker="o", markersize=4, color=color, label=name)
+    for ax, kind in zip(axes, kinds):
+        c = next(iter(curves.values()))[kind]
+        ax.set(title=kind, xlabel=f"{kind} ({c.unit})", ylim=(0, 100))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("correctly classified (%)")
+    n = next(iter(next(iter(curves.values())).values())).n
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(3, len(curves)),
+               frameon=False)  # fmt: skip
+    fig.suptitle(title or f"Accuracy on {n:,} distorted test digits", fontsize="x-large")
+    return fig
+
+
+def hidden_map(points: Any, *, title: str | None = None) -> Figure:
+    """The digits placed by their hidden activations: one panel per method
+    of :func:`nndl.hiddenmap.hidden_map`'s answers (``points``: one
+    :class:`~nndl.hiddenmap.Map` or several), each digit a dot coloured by
+    its label, the misread ones ringed in black."""
+    maps = [points] if hasattr(points, "xy") else list(points)
+    fig = _figure(6.2 * len(maps) + 1.2, 6.2)
+    axes = np.atleast_1d(fig.subplots(1, len(maps)))
+    colors = _colors(10)
+    for ax, m in zip(axes, maps):
+        wrong = m.predicted != m.labels
+        for digit in range(int(m.labels.max()) + 1):
+            mine = m.labels == digit
+            ax.scatter(*m.xy[mine].T, s=6, color=colors[digit % 10], label=str(digit), linewidths=0)
+        ax.scatter(*m.xy[wrong].T, s=26, facecolors="none", edgecolors="black", linewidths=0.7,
+                   label="misread")  # fmt: skip
+        for digit in range(int(m.labels.max()) + 1):  # each digit's name at the middle of its cloud
+            mine = (m.labels == digit) & ~wrong
+            if mine.any():
+                x, y = np.median(m.xy[mine], axis=0)
+                ax.text(x, y, str(digit), fontsize=15, weight="bold", ha="center", va="center",
+                        color=colors[digit % 10], path_effects=[_outline()])  # fmt: skip
+        ax.set(title=f"{METHOD_NAMES[m.method]}: {wrong.sum():,} of {len(wrong):,} misread", xticks=[], yticks=[])
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside right center", markerscale=2.5, frameon=False, title="label")
+    layer = maps[0].layer
+    fig.suptitle(
+        title or f"Test digits placed by the activations of hidden layer {layer} ({maps[0].width} neurons)",
+        fontsize="x-large",
+    )
+    return fig
+
+
+def _outline() -> Any:
+    from matplotlib import patheffects
+
+    return patheffects.withStroke(linewidth=3, foreground="white")
 
 
 # -- from the chapter's start -----------------------------------------------------

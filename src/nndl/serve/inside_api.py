@@ -16,7 +16,19 @@ one digit, and keeping a handwriting set -- routes mounted by
                            "eta": 3.0}``: one step of ``update_mini_batch``;
                            answers the scores before and after, every layer's
                            ``delta``, and the first layer's weight changes
+``POST /api/paint``        ``{"neuron": j, "dabs": [[row, col], ...], "radius":
+                           r, "amount": a, "stroke": "new" or "more",
+                           "input": optional drawing}``: paint neuron j's
+                           incoming weights with a soft brush
+                           (:meth:`~nndl.inside.Lessons.paint`); answers its
+                           784 weights, and the scores and the neuron's ``z``
+                           and ``a`` on ``input`` (written to ``--save-to``,
+                           if given, like a lesson)
 ``POST /api/undo``         puts back the parameters from before the last step
+                           (or stroke)
+``GET /api/robustness``    the network's accuracy on 1,000 test digits as they
+                           are shifted, rotated, thinned or thickened and
+                           noised (:func:`nndl.robustness.robustness`)
 ``GET /api/network.npz``   the current network as a model file
 ``GET /api/set``           the handwriting set: per digit ``saved`` and read
                            ``correct``, and a page of ``samples`` (newest
@@ -35,6 +47,7 @@ the app through :mod:`nndl.serve.routes`).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -58,6 +71,7 @@ from ..inside import (
     effective_weights,
     look,
 )
+from ..modelfile import Parameters
 from ..network import Network
 from .routes import Refused, download, field, query_int, read_digit, read_object
 
@@ -69,6 +83,15 @@ if TYPE_CHECKING:
 MAX_JSON = 64 * 2**10
 #: Drawings per page of the set's gallery.
 GALLERY = 40
+#: Test digits the draw page's robustness curves are measured on (drawn with seed 0).
+ROBUSTNESS_SAMPLE = 1000
+#: The amounts of each distortion the draw page measures.
+ROBUSTNESS_AMOUNTS = {
+    "shift": (0, 1, 2, 3, 4, 5),
+    "rotate": (0, 10, 20, 30, 40, 50, 60),
+    "stroke": (-1.0, -0.5, 0, 0.5, 1.0),
+    "noise": (0, 0.1, 0.2, 0.3, 0.4, 0.5),
+}
 
 
 def check_save_to(path: str | os.PathLike) -> Path:
@@ -103,6 +126,33 @@ def whole(name: str) -> Callable[[Any], int]:
         return value
 
     return check
+
+
+def stroke_kind(value: Any) -> str:
+    """A paint request's ``stroke``: ``"new"`` (a step of its own) or ``"more"`` (the last stroke goes on)."""
+    if value not in ("new", "more"):
+        raise ConfigError(f'stroke must be "new" or "more", got {json.dumps(value)[:40]}')
+    return value
+
+
+def painted(lessons: Lessons, neuron: int, body: dict, new_stroke: bool, digit: np.ndarray | None) -> dict:
+    """``/api/paint``'s answer: paint ``body``'s dabs on ``neuron`` (lock held), then what ``digit`` makes of it."""
+    net = lessons.net
+    w = lessons.paint(neuron, body["dabs"], body["radius"], body["amount"], new_stroke)
+    answer = {"neuron": neuron, "weights": rounded(w, 4), "scores": None, "z": None, "a": None}
+    if digit is not None:
+        seen = look(net, digit)
+        answer["scores"] = rounded(seen.scores, 6)
+        answer["z"], answer["a"] = float(seen.zs[0][neuron]), float(seen.activations[0][neuron])
+    return answer
+
+
+def measured(net: Network, test: Any) -> dict:
+    """``/api/robustness``'s curves for ``net`` on ``test``."""
+    from ..robustness import robustness
+
+    curves = robustness(net, test, ROBUSTNESS_AMOUNTS, sample=ROBUSTNESS_SAMPLE, seed=0)
+    return {"curves": [c.to_dict() for c in curves.values()]}
 
 
 def rounded(a: ArrayLike, digits: int = 5) -> list:
@@ -269,6 +319,45 @@ def inside_routes(
 
         return JSONResponse(await anyio.to_thread.run_sync(teach))
 
+    # -- painting weights, and how far the reading stretches ----------------
+
+    async def api_paint(request: Request) -> JSONResponse:
+        body = await read_object(request, MAX_JSON)
+        neuron = field(body, "neuron", whole("neuron"))
+        new_stroke = field(body, "stroke", stroke_kind, default="new") == "new"
+        digit = field(body, "input", digit_input) if "input" in body else None
+        missing = [name for name in ("dabs", "radius", "amount") if name not in body]
+        if missing:  # their values are checked by Lessons.paint
+            raise Refused(400, f"the request body has no {missing[0]!r}")
+
+        def paint() -> dict:
+            with lessons.lock:
+                answer = painted(lessons, neuron, body, new_stroke, digit)
+                try:
+                    saved = save_network()
+                except NNDLError as e:
+                    raise DataError(f"painted, but {e}; undo to keep the network and that file in step") from None
+                return {**answer, "saved_to": saved, **network_state()}
+
+        return JSONResponse(await anyio.to_thread.run_sync(paint))
+
+    test_digits: list = []  # the bundled test set, read on first use
+
+    async def api_robustness(request: Request) -> JSONResponse:
+        check_digits()
+
+        def measure() -> dict:
+            from ..data import load
+
+            if not test_digits:
+                test_digits.append(load().test)
+            with lessons.lock:  # a copy, so lessons and paint need not wait for the measuring
+                params = Parameters(net.sizes, [w.copy() for w in net.weights], [b.copy() for b in net.biases])
+                state = network_state()
+            return {**measured(Network.from_parameters(params), test_digits[0]), **state}
+
+        return JSONResponse(await anyio.to_thread.run_sync(measure))
+
     async def api_undo(request: Request) -> JSONResponse:
         await read_object(request, MAX_JSON, empty={})
 
@@ -329,6 +418,8 @@ def inside_routes(
         Route("/api/inside", api_inside, methods=["POST"]),
         Route("/api/teach", api_teach, methods=["POST"]),
         Route("/api/undo", api_undo, methods=["POST"]),
+        Route("/api/paint", api_paint, methods=["POST"]),
+        Route("/api/robustness", api_robustness),
         Route("/api/set", api_set),
         Route("/api/set", api_set_add, methods=["POST"]),
         Route("/api/set/delete", api_set_delete, methods=["POST"]),

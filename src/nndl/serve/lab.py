@@ -49,7 +49,9 @@ from .. import engines
 from ..config import TrainConfig
 from ..data import Dataset, load
 from ..errors import ConfigError, NNDLError
+from ..gradients import probe
 from ..history import EpochResult, History, run_labels
+from ..inputs import as_float
 from ..loop import Interrupted, Position, Watch
 from ..modelfile import Parameters
 from ..network import Network
@@ -73,6 +75,8 @@ MAX_RUNS = 20
 KEEP_DETAIL = 3
 #: Bytes of parameter copies that may wait for the painter before training waits for it.
 PENDING_BYTES = 32 * 2**20
+#: Test digits placed on the map of the hidden layer.
+MAP_DIGITS = 500
 #: Event streams open at once, over all runs.
 MAX_WATCHERS = 32
 #: The longest a command waits for the training thread to reach a mini-batch boundary.
@@ -84,6 +88,7 @@ PRESETS = [
     {"name": "η = 0.001 (too small)", "settings": {"eta": 0.001}},
     {"name": "η = 100 (too large)", "settings": {"eta": 100.0}},
     {"name": "100 hidden neurons", "settings": {"sizes": [784, 100, 10]}},
+    {"name": "Three hidden layers", "settings": {"sizes": [784, 30, 30, 30, 10]}},
 ]
 
 log = logging.getLogger(__name__)
@@ -137,6 +142,12 @@ def settings(body: Any, data: Dataset | None = None) -> tuple[TrainConfig, bool]
     return config, paused
 
 
+def map_index(n: int) -> np.ndarray:
+    """Which of ``n`` test digits the map of the hidden layer places:
+    :data:`MAP_DIGITS` of them (all if fewer), drawn with seed 0."""
+    return np.sort(np.random.default_rng(0).choice(n, min(MAP_DIGITS, n), replace=False))
+
+
 def _lower_priority() -> None:
     """Run the calling thread at the lowest CPU priority (Linux: threads
     have their own nice value), so that on a busy machine the painter takes
@@ -176,7 +187,11 @@ class Run:
         self._todo: deque[Event] = deque()  # for the painter thread
         self._pending = 0  # bytes of parameter copies in _todo
         self.controls = Controls(id, self.batches, paused, self._queue)
-        self.painter = Painter(data[config.eval], self.batches)
+        self.painter = Painter(
+            data[config.eval],
+            self.batches,
+            **lab.watching(data, config),
+        )
         self.broadcast = Broadcast(self._snapshot)
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
         self._predicted: np.ndarray | None = None  # the evaluation's answers after the last epoch
@@ -324,6 +339,7 @@ class Run:
                 "points": told.points,
                 "frames": len(told.frames),
                 "frame": told.frames[-1] if told.frames else None,
+                "gradients": told.gradients,
                 "samples": self.lab.samples(),
             },
         )
@@ -453,6 +469,9 @@ class Lab:
         self._runs: dict[int, Run] = {}
         self._next = 1
         self._samples: dict | None = None
+        self._map_digits: dict | None = None
+        self._watching: dict[tuple, dict] = {}  # what painters measure on, per outputs and dtype
+        self._watching_lock = threading.Lock()  # apart from _lock: a Run asks while start holds that
         self._blas: Any = None  # threadpoolctl's controller, made on first use
         self.closed = False
 
@@ -519,6 +538,36 @@ class Lab:
             side = int(round(np.sqrt(images.shape[1])))
             self._samples = {"png": png(images.reshape(-1, side)), "labels": test.labels[:k].tolist(), "side": side}
         return self._samples
+
+    def watching(self, data: Dataset, config: TrainConfig) -> dict:
+        """What a run's painter measures each frame on: the fixed mini-batch
+        of the gradient sizes (``probe``) and the map digits' inputs
+        (``map_inputs``), made once and shared by every run on ``data`` with
+        ``config``'s outputs and precision (only read, never changed); a
+        lab's runs all train on its one data set."""
+        key = (config.sizes[-1], config.dtype)
+        with self._watching_lock:
+            if key not in self._watching:
+                dtype = np.dtype(config.dtype)
+                self._watching[key] = {
+                    "probe": probe(data.train, config.sizes[-1], dtype=dtype),
+                    "map_inputs": as_float(data.test.images[map_index(len(data.test))], dtype),
+                }
+            return self._watching[key]
+
+    def map_digits(self) -> dict:
+        """The digits the map places: their pictures as one PNG strip, labels and indices in the test set."""
+        if self._map_digits is None:
+            test = self.data.test
+            index = map_index(len(test))
+            side = int(round(np.sqrt(test.images.shape[1])))
+            self._map_digits = {
+                "png": png(test.images[index].reshape(-1, side)),
+                "labels": test.labels[index].tolist(),
+                "index": index.tolist(),
+                "side": side,
+            }
+        return self._map_digits
 
     def watchers(self) -> int:
         with self._lock:

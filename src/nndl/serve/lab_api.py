@@ -24,7 +24,14 @@ it (every answer JSON, errors as ``{"error": "..."}``):
     ``{"unit": "epoch"}``.  Each answers once done, with the run's status;
     409 where the state does not allow it.
 ``GET /api/runs/{id}/frames/{n}``
-    The pictures after ``n`` epochs (0: before training).
+    The pictures after ``n`` epochs (0: before training): the weights, the
+    confusion matrix, answers to a few test digits, each layer's
+    ``gradients`` (mean ``|dC/dw|`` and ``|delta|`` on a fixed mini-batch)
+    and the ``map`` of the last hidden layer (the PCA of the map digits'
+    activations, scaled into [-1, 1], and the network's answers).
+``GET /api/map/digits``
+    The test digits each frame's ``map`` places (a PNG strip, labels,
+    indices in the test set), fetched once by the page.
 ``GET /api/runs/{id}/model`` and ``/history``
     The model file (``.npz``, as ``nndl train --save`` writes it) and the
     history (JSON, as ``--history`` writes it), as downloads.
@@ -139,6 +146,9 @@ def routes(lab: Lab) -> list:
     async def frame(request: Request) -> Response:
         return JSONResponse(run_of(lab, request).frame(request.path_params["done"]))
 
+    async def map_digits(request: Request) -> Response:
+        return JSONResponse(await anyio.to_thread.run_sync(lab.map_digits))
+
     async def model(request: Request) -> Response:
         run = run_of(lab, request)
         data = await anyio.to_thread.run_sync(run.model_bytes)
@@ -173,6 +183,7 @@ def routes(lab: Lab) -> list:
         Route("/api/runs/{id:int}/model", model),
         Route("/api/runs/{id:int}/history", history),
         Route("/api/runs/{id:int}/use", use, methods=["POST"]),
+        Route("/api/map/digits", map_digits),
         Route("/api/network/source", source),
     ]
 

@@ -7,7 +7,9 @@ copy of the parameters, before training and after each epoch),
 each into what the page shows, through a :class:`Painter`:
 :meth:`Painter.draw` does the slow part (a :class:`Picture` becomes a
 :class:`Drawn` frame: every hidden neuron's weights as one PNG, the
-confusion matrix on the test data, the answers to a few test digits), and
+confusion matrix on the test data, the answers to a few test digits, each
+layer's gradient sizes on a fixed mini-batch and the map of the hidden
+layer), and
 :meth:`Painter.tell` records the event and returns the Server-Sent Events
 it makes.  Neither takes a lock nor starts a thread, so a test can feed a
 painter events one by one and read what it would send.
@@ -24,6 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data import Split
+from ..gradients import gradient_sizes
+from ..hiddenmap import activations, pca
 from ..history import EpochResult
 from ..modelfile import Parameters
 from ..network import Network
@@ -111,10 +115,25 @@ def png(pixels: np.ndarray) -> str:
 class Painter:
     """What the watchers of a run on ``test`` (``batches`` mini-batches an
     epoch) have been told: ``shown`` (state, position, error), the epochs'
-    ``results``, the running-cost ``points`` and the ``frames``."""
+    ``results``, the running-cost ``points``, the ``frames`` and each
+    frame's ``gradients``.  ``probe`` is the fixed mini-batch ``(x, y)`` the
+    gradient sizes are measured on, ``map_inputs`` the rows of the digits the
+    map places, as the network reads them (neither given: frames without
+    them; both are only read, so runs may share them)."""
 
-    def __init__(self, test: Split, batches: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.test, self.batches, self.clock = test, batches, clock
+    def __init__(
+        self,
+        test: Split,
+        batches: int,
+        clock: Callable[[], float] | None = None,
+        *,
+        probe: tuple[np.ndarray, np.ndarray] | None = None,
+        map_inputs: np.ndarray | None = None,
+    ) -> None:
+        self.test, self.batches, self.clock = test, batches, clock or time.monotonic
+        self.probe, self.map_inputs = probe, map_inputs
+        self.gradients: list[list[dict] | None] = []
+        self._last_map: np.ndarray | None = None
         self.shown: dict = {"state": "training", "position": self.at(0, 0), "error": None}
         self.results: list[EpochResult] = []
         self.points: list[list[float]] = []
@@ -147,6 +166,7 @@ class Painter:
                 said.append(self._progress())
         elif isinstance(event, Drawn):
             self.frames.append(event.frame)
+            self.gradients.append(event.frame.get("gradients"))
             self.shown["position"] = self.at(event.epoch, 0)
             said.append(self._progress())
             if event.result is not None:
@@ -173,7 +193,7 @@ class Painter:
 
     def forget(self) -> None:
         """Drop the pictures and running costs (the results stay)."""
-        self.frames, self.points = [], []
+        self.frames, self.points, self.gradients, self._last_map = [], [], [], None
 
     def running_cost(self, epoch: int, first: int, costs: np.ndarray) -> list[list[float]]:
         """The running training cost of mini-batches ``first`` onwards of
@@ -192,7 +212,8 @@ class Painter:
 
     def frame(self, net: Network, done: int, predicted: np.ndarray | None = None) -> dict:
         """The frame after ``done`` epochs: weights picture, confusion, answers
-        (``predicted``: the evaluation's answers, if it gave them)."""
+        (``predicted``: the evaluation's answers, if it gave them), gradient
+        sizes and the map of the hidden layer."""
         test = self.test
         k = min(SAMPLES, len(test))
         if predicted is None:
@@ -213,6 +234,37 @@ class Painter:
             "confusion": confusion.tolist(),
             "answers": predicted[:k].tolist(),
             "confidence": [round(float(a), 3) for a in activation[:k]],
+            "gradients": self.gradient_sizes(net),
+            "map": self.hidden_map(net),
+        }
+
+    def gradient_sizes(self, net: Network) -> list[dict] | None:
+        """Each layer's mean ``|dC/dw|`` and ``|delta|`` on the run's fixed mini-batch."""
+        if self.probe is None:
+            return None
+        return [
+            {"layer": g.layer, "weight": float(f"{g.weight:.4g}"), "delta": float(f"{g.delta:.4g}")}
+            for g in gradient_sizes(net, *self.probe)
+        ]
+
+    def hidden_map(self, net: Network) -> dict | None:
+        """The map digits placed by the PCA of the last hidden layer's
+        activations, scaled into [-1, 1], each axis turned to agree with the
+        last frame's (a principal direction's sign is arbitrary; this keeps
+        the map from flipping between epochs)."""
+        if self.map_inputs is None or net.num_layers < 3:
+            return None
+        hidden, predicted = activations(net, self.map_inputs)
+        xy = pca(hidden)
+        if self._last_map is not None:
+            xy *= np.where((xy * self._last_map).sum(axis=0) < 0, -1.0, 1.0)
+        self._last_map = xy
+        scale = float(np.abs(xy).max()) or 1.0
+        return {
+            "layer": net.num_layers - 1,
+            "width": hidden.shape[1],
+            "xy": np.round(xy / scale, 4).tolist(),
+            "predicted": predicted.tolist(),
         }
 
 

@@ -10,6 +10,8 @@ import { createSetView } from "./handwriting.js";
 import { createInside } from "./inside.js";
 import { showLesson } from "./lesson.js";
 import { createPad } from "./pad.js";
+import { createPaint } from "./paint.js";
+import { showRobustness } from "./robustness.js";
 
 const $ = (id) => document.getElementById(id);
 const digitOut = $("digit");
@@ -24,6 +26,7 @@ let result = null; // the last answer: the input the network saw and what it mad
 let pick = null; // the neuron the user picked: {layer, neuron}, or null for the answer's output
 let meant = null; // the digit the user says they meant
 let version = -1; // the version of the network whose weights are drawn
+let network = null; // the network's sizes and first layer, as /api/network gave them (painting keeps it current)
 
 let waiting = []; // callers of settled(), until the answer matches the drawing
 
@@ -42,6 +45,7 @@ const scores = scoreBars($("scores"));
 const inside = createInside((layer, neuron) => {
   const same = pick && pick.layer === layer && pick.neuron === neuron;
   pick = same ? null : { layer, neuron };
+  if (layer === 1) choosePaintNeuron(neuron);
   ask();
 });
 const setView = createSetView({
@@ -91,6 +95,8 @@ async function look() {
 
 function show(answer) {
   result = answer;
+  showPaintScores(answer.scores);
+  paint.setInk(answer.input);
   errorBox.hidden = true;
   digitOut.textContent = answer.digit;
   scores.set(answer.scores, answer.digit);
@@ -106,11 +112,91 @@ function showError(message) {
 
 async function loadNetwork() {
   const net = await call("api/network");
+  network = net;
   version = net.version;
   inside.setNetwork(net);
   $("undo").disabled = net.undo === 0;
+  $("paint-undo").disabled = net.undo === 0;
+  $("paint-neuron").max = String(net.sizes[1] - 1);
+  if (paintStarted) paint.refresh(net.first_layer[paint.neuron()]);
+  else choosePaintNeuron(0);
   return net;
 }
+
+// -- painting a neuron's weights -------------------------------------------------------
+
+const paintScores = scoreBars($("paint-scores"));
+let paintStarted = false;
+const paint = createPaint($("paint-canvas"), {
+  send: (stroke) => {
+    const sign = Number(document.querySelector("input[name=brush]:checked").value);
+    const json = { ...stroke, radius: Number($("paint-radius").value), amount: sign * Number($("paint-amount").value) };
+    if (result) json.input = result.input;
+    return call("api/paint", { method: "POST", json });
+  },
+  onPainted: (answer) => {
+    network.first_layer[answer.neuron] = answer.weights;
+    version = answer.version;
+    inside.setNetwork(network);
+    if (answer.scores) showPaintScores(answer.scores);
+    $("paint-undo").disabled = answer.undo === 0;
+    const written = answer.saved_to ? ` Written to ${answer.saved_to}.` : "";
+    const changes = `${answer.steps} change${answer.steps === 1 ? "" : "s"} to the network so far.${written}`;
+    const seen = answer.a === null ? "" : `Neuron ${answer.neuron} on your drawing: z = ${answer.z.toFixed(2)}, a = ${answer.a.toFixed(3)}. `;
+    $("paint-status").textContent = seen + changes;
+    markStale(answer.version);
+    ask();
+  },
+});
+
+function choosePaintNeuron(j) {
+  if (!network || !(j >= 0 && j < network.first_layer.length)) return;
+  paintStarted = true;
+  $("paint-neuron").value = String(j);
+  paint.setNeuron(j, network.first_layer[j]);
+}
+
+function showPaintScores(values) {
+  const top = values.indexOf(Math.max(...values));
+  paintScores.set(values, top);
+  $("paint-digit").textContent = top;
+}
+
+$("paint-neuron").addEventListener("change", (event) => choosePaintNeuron(Number(event.target.value)));
+$("paint-undo").addEventListener("click", async () => {
+  try {
+    const state = await call("api/undo", { method: "POST" });
+    await loadNetwork();
+    $("paint-status").textContent = "Undone: the network is back to what it was before that stroke.";
+    afterChange(state);
+  } catch (e) {
+    $("paint-status").textContent = e.message;
+  }
+});
+
+// -- how far its reading stretches ---------------------------------------------------
+
+let measured = -1; // the version of the network measured
+
+function markStale(now) {
+  if (measured >= 0 && measured !== now)
+    $("robust-status").textContent = "The network has changed since: measure it again.";
+}
+
+$("measure").addEventListener("click", async () => {
+  $("measure").disabled = true;
+  $("robust-status").textContent = "Measuring…";
+  try {
+    const answer = await call("api/robustness");
+    showRobustness($("robust"), answer);
+    measured = answer.version;
+    $("robust-status").textContent = `Measured on ${answer.curves[0].n.toLocaleString("en")} test digits.`;
+  } catch (e) {
+    $("robust-status").textContent = e.message;
+  } finally {
+    $("measure").disabled = false;
+  }
+});
 
 // -- the digit you meant ------------------------------------------------------
 
@@ -198,7 +284,9 @@ async function reread() {
 // The network changed: new weights, new answers, new accuracy on the set.
 function afterChange(state) {
   $("undo").disabled = state.undo === 0;
+  $("paint-undo").disabled = state.undo === 0;
   $("download").hidden = state.steps === 0;
+  markStale(state.version);
   if (state.steps === 0)
     $("saved-to").textContent = `The network is as it was loaded${state.saved_to ? `, and so is ${state.saved_to}` : ""}.`;
   else if (state.saved_to) $("saved-to").textContent = `Written to ${state.saved_to}.`;
@@ -249,6 +337,9 @@ function clear() {
   digitOut.textContent = "?";
   errorBox.hidden = true;
   scores.clear();
+  paintScores.clear();
+  paint.setInk(null);
+  $("paint-digit").textContent = "?";
   inputView.getContext("2d").clearRect(0, 0, 28, 28);
   inside.clear();
   enableActions();

@@ -31,11 +31,12 @@ function linearTicks(lo, hi, n) {
   return ticks;
 }
 
-// 1-2-5 ticks on a log scale from lo to hi.
+// 1-2-5 ticks on a log scale from lo to hi (powers of ten alone over more than three decades).
 function logTicks(lo, hi) {
   const ticks = [];
+  const steps = hi / lo > 1000 ? [1] : [1, 2, 5];
   for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++) {
-    for (const m of [1, 2, 5]) {
+    for (const m of steps) {
       const t = m * 10 ** p;
       if (t >= lo * 0.999 && t <= hi * 1.001) ticks.push(t);
     }
@@ -58,7 +59,7 @@ function format(v) {
 
 export class LineChart {
   // options: xLabel, yLabel, log (y on a log scale), yMin/yMax (the smallest range shown),
-  // yFloor/yCeil (never beyond), xMax (initial).
+  // yFloor/yCeil (never beyond), xMax (initial), yFormat (a y tick's label from its value).
   constructor(canvas, options) {
     this.canvas = canvas;
     this.options = options;
@@ -142,7 +143,7 @@ export class LineChart {
     for (const t of yTicks) {
       const y = Math.round(yOf(t)) + 0.5;
       gridLine(ctx, left, y, right, y);
-      ctx.fillText(format(t), left - 6, y);
+      ctx.fillText((o.yFormat || format)(t), left - 6, y);
     }
     // x ticks: whole epochs
     ctx.textAlign = "center";

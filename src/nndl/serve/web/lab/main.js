@@ -6,6 +6,8 @@ import { call } from "../api.js";
 import { setSamples, showAnswers } from "./answers.js";
 import { LineChart } from "./chart.js";
 import { drawConfusion } from "./confusion.js";
+import { drawGradientLegend, gradientSeries } from "./gradients.js";
+import { DIGIT_COLOURS, createMap } from "./map.js";
 import * as settings from "./settings.js";
 import { watch } from "./stream.js";
 import { drawColourBar, drawWeights } from "./weights.js";
@@ -35,6 +37,18 @@ const cost = new LineChart($("cost-chart"), {
   yMax: 0.2,
   xMax: 10,
 });
+
+const gradientChart = new LineChart($("gradient-chart"), {
+  xLabel: "epochs trained",
+  yLabel: "mean size (log scale)",
+  yFormat: (v) => (v < 0.01 ? v.toExponential(0).replace("e-", "e−") : String(v)),
+  log: true,
+  yMin: 0.001,
+  yMax: 0.01,
+  xMax: 10,
+});
+const hiddenMap = createMap($("map"), $("map-card"));
+let mapDigits = null; // fetched once, when a run is first shown
 
 let defaults = null;
 let runs = []; // the session's runs, from GET /api/runs
@@ -84,8 +98,17 @@ function drawCharts() {
   cost.set(cst, xMax);
   accuracy.setMarker(viewing);
   cost.setMarker(viewing);
+  drawGradients(xMax);
   $("accuracy-chart").dataset.points = String(run.epochs.length);
   $("cost-chart").dataset.points = String(run.points.length);
+}
+
+function drawGradients(xMax) {
+  const gradients = run.gradients || [];
+  gradientChart.set(gradientSeries(gradients), xMax);
+  gradientChart.setMarker(viewing);
+  drawGradientLegend($("gradient-legend"), gradients);
+  $("gradient-chart").dataset.points = String(gradients.length);
 }
 
 // Each point's y replaced by the mean of the last `n` (the running cost is measured on 200 digits at a time).
@@ -219,8 +242,33 @@ async function showFrame(k) {
   const { right, total } = drawConfusion($("confusion"), frame.confusion);
   $("confusion-title").textContent = `${right.toLocaleString("en")} of ${total.toLocaleString("en")} test digits right`;
   showAnswers(frame);
+  showMap(frame);
   $("views").dataset.showing = String(k);
   $("views-empty").hidden = true;
+}
+
+async function showMap(frame) {
+  if (!frame.map) {
+    $("map-title").textContent = "No hidden layer to map";
+    return;
+  }
+  if (!mapDigits) {
+    mapDigits = await get("api/map/digits");
+    await hiddenMap.setDigits(mapDigits);
+    const key = $("map-key");
+    key.replaceChildren(
+      ...DIGIT_COLOURS.map((c, d) => {
+        const item = document.createElement("span");
+        item.style.color = c;
+        item.textContent = String(d);
+        return item;
+      }),
+    );
+  }
+  const wrong = frame.map.predicted.filter((p, k) => p !== mapDigits.labels[k]).length;
+  const n = frame.map.predicted.length;
+  $("map-title").textContent = `Hidden layer ${frame.map.layer} (${frame.map.width} neurons): ${wrong} of ${n} misread`;
+  hiddenMap.show(frame.map);
 }
 
 function view(k, follow) {
@@ -229,6 +277,7 @@ function view(k, follow) {
   showSlider();
   accuracy.setMarker(viewing);
   cost.setMarker(viewing);
+  gradientChart.setMarker(viewing);
   showFrame(k).catch(showError);
 }
 
@@ -267,13 +316,18 @@ function attach(id) {
     frame(f) {
       run.frames = f.frames;
       run.cache.set(f.frame.done, f.frame);
+      run.gradients[f.frame.done] = f.frame.gradients;
+      drawCharts();
       showSlider();
       if (live) showFrame(viewing).catch(showError);
     },
     epoch(e) {
       run.epochs.push(e.epoch);
       run.frames = e.frames;
-      if (e.frame) run.cache.set(e.frame.done, e.frame);
+      if (e.frame) {
+        run.cache.set(e.frame.done, e.frame);
+        run.gradients[e.frame.done] = e.frame.gradients;
+      }
       showLog();
       showSlider();
       drawCharts();
