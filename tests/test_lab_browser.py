@@ -110,7 +110,7 @@ def test_gradient_sizes_and_the_hidden_map(lab_page):
     page = lab_page
     # the gradient chart: a point per frame, the sizes each frame holds
     page.wait_for_selector("#gradient-chart[data-points='11']", timeout=WAIT)
-    assert text(page, "#gradient-legend").split("\n")[0].startswith("hidden layer 2")
+    assert text(page, "#gradient-legend").split("\n")[0].startswith("hidden layer 1 (w²)")
     assert "output layer" in text(page, "#gradient-legend")
     # the map after the last epoch: 500 digits, the misread ones those its frame says
     frame = call(page.base, "GET", "/api/runs/1/frames/10")[1]
@@ -118,7 +118,7 @@ def test_gradient_sizes_and_the_hidden_map(lab_page):
     wrong = [k for k, (p, t) in enumerate(zip(frame["map"]["predicted"], digits["labels"])) if p != t]
     page.wait_for_selector("#map[data-points='500']", timeout=WAIT)
     assert page.locator("#map").get_attribute("data-misread") == str(len(wrong))
-    assert text(page, "#map-title") == f"Hidden layer 2 (30 neurons): {len(wrong)} of 500 misread"
+    assert text(page, "#map-title") == f"Hidden layer 1 (30 neurons): {len(wrong)} of 500 misread"
     # pointing at a misread digit shows it and the network's answer
     canvas = page.locator("#map")
     canvas.scroll_into_view_if_needed()

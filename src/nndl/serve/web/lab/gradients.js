@@ -31,7 +31,8 @@ export function drawGradientLegend(box, gradients) {
     const swatch = document.createElement("span");
     swatch.className = "swatch";
     swatch.style.background = layerColour(g.layer);
-    const name = g.layer === last ? "output layer" : `hidden layer ${g.layer}`;
+    // g.layer is the book's l (the input is layer 1); hidden layers are counted from 1, as on the draw page
+    const name = g.layer === last ? "output layer" : `hidden layer ${g.layer - 1}`;
     item.append(swatch, `${name} (w${sup(g.layer)})`);
     box.append(item);
   }

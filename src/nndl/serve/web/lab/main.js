@@ -267,7 +267,7 @@ async function showMap(frame) {
   }
   const wrong = frame.map.predicted.filter((p, k) => p !== mapDigits.labels[k]).length;
   const n = frame.map.predicted.length;
-  $("map-title").textContent = `Hidden layer ${frame.map.layer} (${frame.map.width} neurons): ${wrong} of ${n} misread`;
+  $("map-title").textContent = `Hidden layer ${frame.map.layer - 1} (${frame.map.width} neurons): ${wrong} of ${n} misread`;
   hiddenMap.show(frame.map);
 }
 
