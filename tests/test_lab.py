@@ -626,7 +626,9 @@ def test_a_run_of_changed_book_code_trains_it_and_says_so(server, monkeypatch, t
     (tmp_path / "m.npz").write_bytes(fetch(server, f"/api/runs/{run['id']}/model")[2])
     trained = nndl.Network.load(tmp_path / "m.npz")
     untrained = nndl.Network([784, 30, 10], seed=3, dtype="float32")
-    assert all(np.array_equal(a, b) for a, b in zip(trained.weights + trained.biases, untrained.weights + untrained.biases))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(trained.weights + trained.biases, untrained.weights + untrained.biases)
+    )
     assert call(server, "GET", f"/api/runs/{plain['id']}")[1]["notice"] is None
 
 
