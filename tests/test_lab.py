@@ -598,3 +598,43 @@ def test_after_use_the_draw_page_saves_the_runs_network_with_the_runs_settings(d
             assert nndl.Network.load(target).settings == {**trained, "taught_steps": 1}
     finally:
         lab.close()
+
+
+# -- the book's code, changed; the start of the weights ------------------------------------
+
+
+def update_that_changes_nothing(self, mini_batch, eta):
+    """A reader's edit of update_mini_batch: no step is taken."""
+
+
+def test_a_run_of_changed_book_code_trains_it_and_says_so(server, monkeypatch, tmp_path):
+    plain = wait_end(server, start(server, epochs=1)["id"])
+    assert plain["notice"] is None
+    monkeypatch.setattr(nndl.network.Network, "update_mini_batch", update_that_changes_nothing)
+    run = start(server, epochs=1, seed=3, paused=True)
+    assert "your update_mini_batch is not nndl's own code" in run["notice"]
+    assert "reference engine" in run["notice"] and "\n" not in run["notice"]
+    stream = Events(server, f"/api/runs/{run['id']}/events")
+    try:
+        kind, snapshot = stream.until(lambda kind, data: True)[0]
+    finally:
+        stream.close()
+    assert kind == "snapshot" and snapshot["notice"] == run["notice"]
+    call(server, "POST", f"/api/runs/{run['id']}/resume")
+    assert wait_end(server, run["id"])["state"] == "finished"
+    # the reader's update trained: after an epoch the weights are still those the run started with
+    (tmp_path / "m.npz").write_bytes(fetch(server, f"/api/runs/{run['id']}/model")[2])
+    trained = nndl.Network.load(tmp_path / "m.npz")
+    untrained = nndl.Network([784, 30, 10], seed=3, dtype="float32")
+    assert all(
+        np.array_equal(a, b) for a, b in zip(trained.weights + trained.biases, untrained.weights + untrained.biases)
+    )
+    assert call(server, "GET", f"/api/runs/{plain['id']}")[1]["notice"] is None
+
+
+def test_the_start_of_the_weights_is_a_setting(server):
+    status, answer = call(server, "POST", "/api/runs", {"init": "big"})
+    assert status == 400 and answer == {"error": "init must be one of standard, scaled; got 'big'"}
+    run = wait_end(server, start(server, epochs=1, init="scaled")["id"])
+    assert run["settings"]["init"] == "scaled" and run["state"] == "finished"
+    assert call(server, "GET", "/api/runs")[1]["defaults"]["init"] == "standard"

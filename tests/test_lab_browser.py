@@ -180,5 +180,41 @@ def test_send_the_network_to_the_draw_page_and_read_a_digit(lab_page, tmp_path):
     page.wait_for_function("document.querySelectorAll('.scores .v')[0].textContent !== '–'", timeout=WAIT)
 
 
+def test_choose_how_the_weights_start(lab_page):
+    page = lab_page
+    page.goto(page.base + "train")
+    page.wait_for_selector("body[data-ready=true]", timeout=WAIT)
+    assert page.locator("select[name=init]").input_value() == "standard"  # the chapter's N(0, 1)
+    page.select_option("select[name=init]", "scaled")
+    page.check("input[name=paused]")
+    page.click("#start")
+    page.wait_for_selector("#state[data-state=paused]", timeout=WAIT)
+    run = call(page.base, "GET", "/api/runs")[1]["runs"][-1]
+    assert run["settings"]["init"] == "scaled" and run["notice"] is None
+    wait_text(page, "#legend", r"start N\(0, 1/n_in\)")  # what sets it apart from the first run
+    assert page.locator("#run-notice").is_hidden()
+    page.click("#stop")
+    page.wait_for_selector("#state[data-state=stopped]", timeout=WAIT)
+
+
+def test_a_run_of_changed_book_code_says_so_on_the_page(lab_page, monkeypatch):
+    page = lab_page
+
+    def update_mini_batch(self, mini_batch, eta):
+        """A reader's edit, made while the server runs."""
+
+    monkeypatch.setattr(nndl.network.Network, "update_mini_batch", update_mini_batch)
+    page.check("input[name=paused]")
+    page.click("#start")
+    page.wait_for_selector("#state[data-state=paused]", timeout=WAIT)
+    page.wait_for_selector("#run-notice:not([hidden])", timeout=WAIT)
+    notice = text(page, "#run-notice")
+    assert notice == call(page.base, "GET", "/api/runs")[1]["runs"][-1]["notice"]
+    assert "your update_mini_batch is not nndl's own code" in notice and "reference engine" in notice
+    assert page.locator("#run-error").is_hidden()  # a notice, not an error
+    page.click("#stop")
+    page.wait_for_selector("#state[data-state=stopped]", timeout=WAIT)
+
+
 def test_no_script_errors(lab_page):
     assert lab_page.problems == []

@@ -90,6 +90,11 @@ def test_run_labels_name_what_differs():
     assert plots.run_labels([base]) == ["sizes 784-30-10, η = 3, mini-batch 10"]
     assert plots.run_labels([base, base]) == ["run 1", "run 2"]
     assert plots.run_labels([{}]) == [""]
+    scaled = {**base, "init": "scaled"}
+    assert plots.run_labels([base, scaled]) == ["start N(0, 1)", "start N(0, 1/n_in)"]
+    assert plots.run_labels([scaled]) == ["sizes 784-30-10, η = 3, mini-batch 10, start N(0, 1/n_in)"]
+    older = {k: v for k, v in base.items() if k != "init"}  # a history from before the start was a setting
+    assert plots.run_labels([older, base]) == ["run 1", "run 2"]
     fig = plots.learning_curves(History([EpochResult(0, 1.0, 1, 2, 0.5, 0.1)]))
     assert fig.get_suptitle() == "Learning curves" and fig.legends[0].texts[0].get_text() == "evaluation data"
 

@@ -140,18 +140,21 @@ _SETTING_NAMES = {
     "dtype": lambda v: str(v),
     "data": lambda v: "bundled MNIST" if v is None else f"data {Path(v).name if isinstance(v, str) else v!s:.40}",
     "engine": lambda v: f"engine {v}",
+    "init": lambda v: {"standard": "start N(0, 1)", "scaled": "start N(0, 1/n_in)"}.get(v, f"start {v}"),
 }
 
 
 def run_labels(settings: Sequence[dict]) -> list[str]:
     """Legend labels for runs with these settings: the settings that differ
     between them (``"η = 0.5"``, ``"η = 3"`` ...), or for a single run, its
-    network and learning rate."""
+    network and learning rate (and its start, when not the chapter's)."""
+    settings = [{"init": "standard", **s} for s in settings]  # runs from before the choice started so
     keys = [k for k in _SETTING_NAMES if len({repr(s.get(k)) for s in settings}) > 1]
     if not keys:
         if len(settings) > 1:
             return [f"run {i + 1}" for i in range(len(settings))]
         keys = [k for k in ("sizes", "eta", "batch_size") if k in settings[0]]
+        keys += ["init"] if settings[0]["init"] != "standard" else []
     # a setting a run did not record is left out of its label, not shown as None
     labels = [", ".join(_SETTING_NAMES[k](s[k]) for k in keys if k in s) for s in settings]
     return labels if len(labels) == 1 else [label or f"run {i + 1}" for i, label in enumerate(labels)]

@@ -61,7 +61,7 @@ from .controls import ENDED, Controls, RunStateError
 from .painter import SAMPLES, Costs, End, Event, Painter, Picture, StateChange, epoch_record, png
 
 #: The settings a run from the lab takes: ``nndl train``'s, named as its flags.
-KEYS = ("sizes", "epochs", "batch_size", "eta", "seed", "dtype", "engine")
+KEYS = ("sizes", "epochs", "batch_size", "eta", "seed", "dtype", "engine", "init")
 #: The lab's own bounds, tighter than ``nndl train``'s.
 MAX_HIDDEN = 1000
 MAX_EPOCHS = 100
@@ -195,7 +195,11 @@ class Run:
         self.broadcast = Broadcast(self._snapshot)
         self._latest: Parameters | None = None  # the parameters at the last look or epoch's end
         self._predicted: np.ndarray | None = None  # the evaluation's answers after the last epoch
-        self.net: Network | None = None
+        # made here, so that the run says from the start whether it trains the book's code as shipped
+        self.net: Network | None = on_engine(None, config)
+        #: The line :func:`nndl.engines.changed_code` says when the book's code
+        #: has been changed (which code, which engine runs it), else None.
+        self.notice = engines.changed_code(self.net)
         self.started = time.time()
         self._trainer = threading.Thread(target=self._train, name=f"nndl-lab-run-{id}", daemon=True)
         self._painter = threading.Thread(target=self._paint, name=f"nndl-lab-painter-{id}", daemon=True)
@@ -215,7 +219,8 @@ class Run:
     # -- commands ---------------------------------------------------------------
 
     def status(self) -> dict:
-        """The run in brief: id, settings, state, position, results so far."""
+        """The run in brief: id, settings, state, position, results so far,
+        and the ``notice`` that it trains changed book code (or None)."""
         with self._cond:
             return {
                 "id": self.id,
@@ -223,6 +228,7 @@ class Run:
                 "state": self.controls.state,
                 "position": dict(self.controls.position),
                 "error": self.painter.shown["error"],
+                "notice": self.notice,
                 "epochs": [epoch_record(r) for r in self.painter.results],
                 "frames": len(self.painter.frames),
                 "watchers": len(self.broadcast),
@@ -335,6 +341,7 @@ class Run:
                 "id": self.id,
                 "settings": self.settings,
                 **told.shown,
+                "notice": self.notice,
                 "epochs": [epoch_record(r) for r in told.results],
                 "points": told.points,
                 "frames": len(told.frames),
@@ -354,7 +361,6 @@ class Run:
     def _train(self) -> None:
         outcome, error = "finished", None
         try:
-            self.net = on_engine(None, self.config)
             train(self.config, data=self.data, net=self.net, log=None, on_epoch=self._on_epoch, pace=_Pace(self))
         except Interrupted:
             outcome = "stopped"

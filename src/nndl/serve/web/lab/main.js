@@ -180,6 +180,9 @@ function showStatus() {
     $("where").textContent = "Choose the settings and start a run.";
     $("progress-fill").style.width = "0";
   }
+  // the book's code changed (network.py, a subclass, a patch): which engine trains it, said once
+  $("run-notice").hidden = !(run && run.notice);
+  $("run-notice").textContent = run && run.notice ? run.notice : "";
   $("run-error").hidden = !(run && run.error);
   $("run-error").textContent = run && run.error ? run.error : "";
   showControls();

@@ -14,6 +14,7 @@ export function fill(defaults, settings = {}) {
   field.seed.value = s.seed;
   field.dtype.value = s.dtype;
   field.engine.value = s.engine;
+  field.init.value = s.init;
 }
 
 function number(name, text) {
@@ -34,6 +35,7 @@ export function read() {
     seed: number("seed", field.seed.value),
     dtype: field.dtype.value,
     engine: field.engine.value,
+    init: field.init.value,
     paused: field.paused.checked,
   };
 }
