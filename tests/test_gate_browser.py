@@ -147,7 +147,8 @@ def test_a_rebound_name_is_refused(browser, digit_model, tmp_path):
 def test_beyond_loopback_the_printed_address_lets_you_draw_teach_save_and_train(browser, digit_model, tmp_path):
     with serve_everywhere(digit_model, tmp_path) as proc:
         line = proc.stderr.readline()
-        draw_url, train_url = re.findall(r"http://127\.0\.0\.1:\d+/\S*\?token=[\w-]+", line)
+        draw_url, train_url, chapter_url = re.findall(r"http://127\.0\.0\.1:\d+/\S*\?token=[\w-]+", line)
+        assert chapter_url.startswith(draw_url.split("?")[0] + "chapter?token=")
         base = draw_url.split("?")[0]
         token = draw_url.split("token=")[1]
         bearer = {"Authorization": f"Bearer {token}"}

@@ -323,8 +323,8 @@ def serve(
         token = new_token()
     server = make_server(net, sock, token=token, allow_hosts=allow_hosts, **app_options)
     say(
-        f"Draw a digit at {url(sock, '', token)}, watch a network learn at {url(sock, 'train', token)} "
-        "(Ctrl-C stops the server)"
+        f"Draw a digit at {url(sock, '', token)}, watch a network learn at {url(sock, 'train', token)}, "
+        f"play with the chapter's first half at {url(sock, 'chapter', token)} (Ctrl-C stops the server)"
     )
     if not local:
         name = socket.gethostname()
