@@ -642,6 +642,7 @@ HISTORIES = st.one_of(STRUCTURED, STRUCTURED, STRUCTURED, near(HISTORY))
 @FUZZ
 @given(doc=HISTORIES)
 @example(doc={"epochs": [{"epoch": 0, "accuracy": 0.5}, {"epoch": 1, "accuracy": 0.6, "cost": 0.1}]})  # cost missing
+@example(doc={"epochs": [], "settings": {"sizes": [], "init": []}})  # a start that is not a name
 def test_any_history_loads_and_plots_or_is_one_line(tmp_path_factory, doc):
     """Fields dropped, changed or of other types: a history file loads (and
     its learning curves draw) or it is one line naming the problem."""

@@ -125,3 +125,32 @@ def test_preload_is_only_for_the_compiled_engine():
     thread = engines.preload("numba", [784, 30, 10], 10, "float32")
     assert thread is not None
     thread.join()
+
+
+def test_nothing_is_preloaded_for_a_readers_code_and_a_run_never_exits_while_loading(monkeypatch):
+    """``auto`` trains changed book code on the reference engine, so nothing
+    is loaded for it (a process that ended while Numba was still compiling
+    in the background could crash on its way out); and ``train`` waits for a
+    load it started before it returns."""
+    import threading
+
+    from nndl import engines
+    from nndl.config import TrainConfig
+    from nndl.train import train
+
+    loading = [engines.preload("auto", [784, 30, 10], 10, "float32", Network)]
+    monkeypatch.setattr(Network, "update_mini_batch", lambda self, mini_batch, eta: None)
+    assert engines.preload("auto", [784, 30, 10], 10, "float32", Network) is None
+    loading.append(engines.preload("numba", [784, 30, 10], 10, "float32", Network))  # named: loaded all the same
+    monkeypatch.undo()
+    for thread in loading:
+        assert thread is not None
+        thread.join()
+
+    started = []
+    real = engines.preload
+    monkeypatch.setattr(engines, "preload", lambda *a: started.append(real(*a)) or started[-1])
+    train(TrainConfig(epochs=1, sizes=(784, 30, 10)), log=None)
+    assert started and started[0] is not None
+    assert not started[0].is_alive()
+    assert "nndl-preload" not in {t.name for t in threading.enumerate()}

@@ -140,7 +140,7 @@ _SETTING_NAMES = {
     "dtype": lambda v: str(v),
     "data": lambda v: "bundled MNIST" if v is None else f"data {Path(v).name if isinstance(v, str) else v!s:.40}",
     "engine": lambda v: f"engine {v}",
-    "init": lambda v: {"standard": "start N(0, 1)", "scaled": "start N(0, 1/n_in)"}.get(v, f"start {v}"),
+    "init": lambda v: {"standard": "start N(0, 1)", "scaled": "start N(0, 1/n_in)"}.get(str(v), f"start {v!s:.40}"),
 }
 
 

@@ -64,37 +64,44 @@ def train(
     it for ``config`` (so a caller watching the run holds it from the start).
     """
     config.validate()
-    if data is None:
-        if config.data is None:  # the bundled MNIST: start loading the compiled engine while it loads
-            from . import engines
+    preloading = None
+    try:
+        if data is None:
+            if config.data is None:  # the bundled MNIST: start loading the compiled engine while it loads
+                from . import engines
 
-            engines.preload(config.engine, config.sizes, config.batch_size, config.dtype)
-        data = load(config.data)
-    config.check_data(data)
-    if checkpoint is not None and Path(checkpoint).exists():
-        raise ConfigError(
-            f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) or remove it to start afresh"
+                code = Network if net is None else net
+                preloading = engines.preload(config.engine, config.sizes, config.batch_size, config.dtype, code)
+            data = load(config.data)
+        config.check_data(data)
+        if checkpoint is not None and Path(checkpoint).exists():
+            raise ConfigError(
+                f"checkpoint {checkpoint} already exists; resume it (--resume {checkpoint}) "
+                "or remove it to start afresh"
+            )
+        if net is None:
+            net = on_engine(None, config, status)
+        elif net.sizes != list(config.sizes) or net.dtype != config.dtype:
+            raise ConfigError(f"the network {net!r} is not the one the settings describe")
+        if checkpoint is not None:
+            checkpoints.claim(checkpoint, net, config, data)  # written only if still free: two runs cannot share it
+        return _run(
+            net,
+            config,
+            data,
+            History(),
+            Position(),
+            progress,
+            log,
+            on_epoch,
+            checkpoint,
+            history_path,
+            monitor_training,
+            pace,
         )
-    if net is None:
-        net = on_engine(None, config, status)
-    elif net.sizes != list(config.sizes) or net.dtype != config.dtype:
-        raise ConfigError(f"the network {net!r} is not the one the settings describe")
-    if checkpoint is not None:
-        checkpoints.claim(checkpoint, net, config, data)  # written only if still free: two runs cannot share it
-    return _run(
-        net,
-        config,
-        data,
-        History(),
-        Position(),
-        progress,
-        log,
-        on_epoch,
-        checkpoint,
-        history_path,
-        monitor_training,
-        pace,
-    )
+    finally:
+        if preloading is not None:  # never leave Numba loading machine code while the interpreter exits
+            preloading.join()
 
 
 def on_engine(net: Network | None, config: TrainConfig, status: Callable[[str], None] | None = None) -> Network:

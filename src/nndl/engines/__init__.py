@@ -188,7 +188,7 @@ def engine_for(net: Any, name: str) -> Engine:
 
 
 def preload(
-    engine: str, sizes: list[int] | tuple[int, ...], mini_batch_size: int, dtype: Any
+    engine: str, sizes: list[int] | tuple[int, ...], mini_batch_size: int, dtype: Any, code: Any = None
 ) -> threading.Thread | None:
     """Start loading the compiled engine's machine code for ``dtype`` in a
     background thread, when ``engine`` (``auto`` or ``numba``) would train a
@@ -200,8 +200,12 @@ def preload(
     first epoch; started before the data is read (mostly a digest, which
     runs without Python's lock), the two overlap.  Nothing depends on the
     thread: a kernel it has not loaded yet is loaded by its first call, and
-    its errors are left for that call to report."""
+    its errors are left for that call to report.  ``code``, the network (or
+    its class) that will train: when its book's code is not the shipped
+    code, ``auto`` trains it on the reference engine and nothing is loaded."""
     if engine not in ("auto", "numba") or not prefers_numba(sizes, mini_batch_size):
+        return None
+    if engine == "auto" and code is not None and shipped.changes(code):
         return None
     if importlib.util.find_spec("numba") is None:
         return None
