@@ -1,4 +1,4 @@
-"""Shared fixtures: small data sets written to disk in each supported format."""
+"""Shared fixtures: MNIST and a cut-down part of it; small data sets written to disk in each supported format."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import nndl
 
 BOOK_PICKLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.pkl.gz"
 
@@ -28,6 +30,17 @@ def mnist():
     from nndl.data import load
 
     return load()
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    """MNIST cut down: 3,000 training and 1,000 test digits, for quick runs
+    (a module may define its own ``small``)."""
+    return nndl.Dataset(
+        nndl.Split(mnist.train.images[:3000], mnist.train.labels[:3000]),
+        mnist.validation,
+        nndl.Split(mnist.test.images[:1000], mnist.test.labels[:1000]),
+    )
 
 
 @pytest.fixture

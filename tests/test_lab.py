@@ -35,16 +35,6 @@ from nndl.serve.lab import Lab
 SLOW = {"batch_size": 1, "epochs": 100}  # a run far longer than any test: it only ends when stopped
 
 
-@pytest.fixture(scope="module")
-def small(mnist):
-    """MNIST cut down: 3,000 training and 1,000 test digits, for quick runs."""
-    return nndl.Dataset(
-        nndl.Split(mnist.train.images[:3000], mnist.train.labels[:3000]),
-        mnist.validation,
-        nndl.Split(mnist.test.images[:1000], mnist.test.labels[:1000]),
-    )
-
-
 @pytest.fixture
 def server(digit_model, small):
     """A server whose lab trains on the small data; every run is stopped at the end."""

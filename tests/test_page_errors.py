@@ -13,20 +13,10 @@ import pytest
 from live import call, running
 from test_browser import ARGS, CHROMIUM, pytestmark, stroke  # noqa: F401  (the same browser, marks and skip)
 
-import nndl
 from nndl.serve.lab import Lab
 
 WAIT = 60_000  # ms: every wait ends as soon as the page shows the state
 ONE = [(0.52, 0.18), (0.5, 0.5), (0.48, 0.82)]
-
-
-@pytest.fixture(scope="module")
-def small(mnist):
-    return nndl.Dataset(
-        nndl.Split(mnist.train.images[:3000], mnist.train.labels[:3000]),
-        mnist.validation,
-        nndl.Split(mnist.test.images[:1000], mnist.test.labels[:1000]),
-    )
 
 
 @pytest.fixture(scope="module")
